@@ -1,0 +1,210 @@
+//! The crate's one error type.
+
+use std::{fmt, io, str::Utf8Error};
+
+/// A section of an exchange, as named in errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Section {
+    /// The first byte, which tells a binary exchange from a text one.
+    Marker,
+    /// The 12 bytes after a binary marker: `meta_size: u32 BE`, `body_size: u64 BE`.
+    Header,
+    /// The meta text of a binary exchange.
+    Meta,
+    /// The body of a binary exchange.
+    Body,
+    /// The 8 bytes after a binary body: end marker and CRC-32.
+    Footer,
+    /// The bytes of a text exchange, up to and including `ALL_END`.
+    Text,
+}
+
+impl fmt::Display for Section {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Section::Marker => "marker",
+            Section::Header => "header",
+            Section::Meta => "meta",
+            Section::Body => "body",
+            Section::Footer => "footer",
+            Section::Text => "text",
+        })
+    }
+}
+
+/// What a [`Limits`](crate::Limits) bound applies to, as named in
+/// [`Error::LimitExceeded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Limit {
+    /// The meta of a binary exchange (`meta_size`).
+    MetaSize,
+    /// The body of a binary exchange (`body_size`).
+    BodySize,
+    /// The bytes of a text exchange before `ALL_END`.
+    TextSize,
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Limit::MetaSize => "meta size",
+            Limit::BodySize => "body size",
+            Limit::TextSize => "text size",
+        })
+    }
+}
+
+/// Everything that can go wrong while sending or receiving an exchange.
+///
+/// The variants are structured so that callers can match on them; the
+/// I/O and UTF-8 causes are kept as [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The stream ended before the exchange did.
+    ///
+    /// `expected` and `got` count the bytes of `section`. For
+    /// [`Section::Text`], whose length is not announced, `expected` is a
+    /// lower bound: the bytes received plus the missing `ALL_END`.
+    #[error("unexpected end of stream in {section}: expected {expected} bytes, got {got}")]
+    UnexpectedEof {
+        /// The section that was cut short.
+        section: Section,
+        /// How many bytes the section needed.
+        expected: u64,
+        /// How many bytes of it arrived.
+        got: u64,
+    },
+
+    /// The end-of-data marker of the footer was not zero.
+    #[error("footer end marker must be 0, got {found:#010x}")]
+    FooterMarker {
+        /// The marker that was received.
+        found: u32,
+    },
+
+    /// The CRC-32 in the footer does not match the body received.
+    #[error("checksum mismatch: received {received:#010x}, computed {computed:#010x}")]
+    ChecksumMismatch {
+        /// The checksum the peer sent.
+        received: u32,
+        /// The checksum of the body bytes that arrived.
+        computed: u32,
+    },
+
+    /// A [`DataGenerator`](crate::DataGenerator) produced a different number
+    /// of bytes than it declared. Nothing past the declared size was sent,
+    /// and no footer was sent.
+    #[error("body size mismatch: declared {declared} bytes, generator produced {generated}{}",
+        if *.generated > *.declared { " or more" } else { "" })]
+    BodySizeMismatch {
+        /// The size announced in the header.
+        declared: u64,
+        /// How many bytes the generator produced (when above `declared`,
+        /// a lower bound: generation stopped at the first extra byte).
+        generated: u64,
+    },
+
+    /// Meta or text that is not valid UTF-8.
+    #[error("invalid UTF-8 in {section}")]
+    InvalidUtf8 {
+        /// [`Section::Meta`] or [`Section::Text`].
+        section: Section,
+        /// Where and why decoding failed, relative to the section's start.
+        #[source]
+        source: Utf8Error,
+    },
+
+    /// A size over one of the configured [`Limits`](crate::Limits), caught
+    /// before anything was allocated or written for it.
+    #[error("{what} {size} exceeds the limit of {max}")]
+    LimitExceeded {
+        /// Which limit.
+        what: Limit,
+        /// The size announced or reached.
+        size: u64,
+        /// The configured maximum.
+        max: u64,
+    },
+
+    /// Text that cannot be sent as a text exchange: it holds `ALL_END`
+    /// (or, within a line, `LINE_END`), or starts with the binary marker.
+    #[error("text cannot be sent: byte {byte:#04x} at offset {offset}")]
+    InvalidText {
+        /// The offending byte.
+        byte: u8,
+        /// Its offset in the text (or line) given.
+        offset: usize,
+    },
+
+    /// A [`DataProcessor`](crate::DataProcessor) or
+    /// [`DataGenerator`](crate::DataGenerator) failed, e.g. a full disk while
+    /// spooling a body.
+    #[error("data processing failed")]
+    Processor(#[source] io::Error),
+
+    /// Reading from the receiver or writing to the sender failed.
+    #[error("I/O error on the exchange stream")]
+    Io(#[from] io::Error),
+}
+
+impl Error {
+    /// True when the stream ended before a single byte of the exchange
+    /// arrived: the peer closed the connection cleanly between exchanges.
+    pub fn is_clean_close(&self) -> bool {
+        matches!(
+            self,
+            Error::UnexpectedEof {
+                section: Section::Marker,
+                got: 0,
+                ..
+            }
+        )
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_stays_small() {
+        assert!(
+            std::mem::size_of::<Error>() <= 32,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
+    }
+
+    #[test]
+    fn messages_name_the_numbers() {
+        let e = Error::UnexpectedEof {
+            section: Section::Meta,
+            expected: 10,
+            got: 3,
+        };
+        assert_eq!(
+            e.to_string(),
+            "unexpected end of stream in meta: expected 10 bytes, got 3"
+        );
+        let e = Error::BodySizeMismatch {
+            declared: 5,
+            generated: 6,
+        };
+        assert_eq!(
+            e.to_string(),
+            "body size mismatch: declared 5 bytes, generator produced 6 or more"
+        );
+        assert!(Error::UnexpectedEof {
+            section: Section::Marker,
+            expected: 1,
+            got: 0
+        }
+        .is_clean_close());
+    }
+}

@@ -1,0 +1,122 @@
+//! NVFlare's admin exchange protocol (`nvflare.fuel.hci.binary_proto`) for
+//! blocking Rust code: the framing that NVFlare's admin client and server use
+//! to move commands, replies and multi-gigabyte job files over one socket.
+//! Byte for byte compatible with the Python module, in both directions.
+//!
+//! # The wire format
+//!
+//! An exchange is what one side sends in one go. Its first byte decides its kind:
+//!
+//! ```text
+//! binary:  01 | meta_size: u32 BE | body_size: u64 BE | meta (meta_size bytes, UTF-8)
+//!             | body (body_size bytes) | 00 00 00 00 | crc32(body): u32 BE
+//! text:    any first byte other than 01 | ... | 04
+//! ```
+//!
+//! The CRC is zlib's CRC-32 (`crc32fast::hash`). In text, `0x03`
+//! ([`LINE_END`]) ends a line and `0x04` ([`ALL_END`]) the exchange.
+//!
+//! # Simple: one exchange each way
+//!
+//! ```
+//! use nvflare_hci::{receive_all, send_binary_data, send_lines, Exchange};
+//! use std::io::Read;
+//!
+//! // The client sends a command and a job file; here the "socket" is a Vec.
+//! let mut request = Vec::new();
+//! send_binary_data(&mut request, &b"zip bytes"[..], r#"{"cmd":"submit_job"}"#)?;
+//!
+//! // The server receives it: meta in memory, body spooled to a temp file.
+//! let Exchange::Binary { meta, mut body } = receive_all(&request[..])? else { unreachable!() };
+//! assert_eq!(meta, r#"{"cmd":"submit_job"}"#);
+//! let mut job = Vec::new();
+//! body.read_to_end(&mut job)?;
+//! assert_eq!(job, b"zip bytes");
+//!
+//! // It replies with text lines, which the client reads back.
+//! let mut reply = Vec::new();
+//! send_lines(&mut reply, [r#"{"status":"ok"}"#])?;
+//! assert_eq!(receive_all(&reply[..])?.as_text(), Some(r#"{"status":"ok"}"#));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Over TCP, pass `&mut stream` (any [`std::io::Read`] is a [`Receiver`], any
+//! [`std::io::Write`] a [`Sender`]).
+//!
+//! # Advanced: limits, progress, your own processor
+//!
+//! ```
+//! use nvflare_hci::{ContentType, DataProcessor, Error, ExchangeHandler, ExchangeSender,
+//!                   Limits, Start};
+//!
+//! /// Counts body bytes instead of storing them.
+//! #[derive(Default)]
+//! struct Count(u64);
+//! impl DataProcessor for Count {
+//!     type Output = u64;
+//!     fn start(&mut self, _: &Start<'_>) -> Result<(), Error> { self.0 = 0; Ok(()) }
+//!     fn process(&mut self, data: &[u8], _: ContentType) -> Result<(), Error> {
+//!         self.0 += data.len() as u64;
+//!         Ok(())
+//!     }
+//!     fn finalize(&mut self) -> Result<u64, Error> { Ok(self.0) }
+//! }
+//!
+//! let body = vec![7u8; 100_000];
+//! let mut sender = ExchangeSender::new(Vec::new()).block_size(16 * 1024);
+//! sender.send_binary_data(&body[..], "")?;
+//! let wire = sender.into_inner();
+//!
+//! let mut handler = ExchangeHandler::new(&wire[..])
+//!     .limits(Limits::default().max_body_size(1 << 20))
+//!     .on_progress(|p| assert!(p.done <= p.total.unwrap()));
+//! assert_eq!(handler.receive_and_parse(&mut Count::default())?, 100_000);
+//!
+//! // A body over the limit is refused at its header, before anything is written.
+//! let mut strict = ExchangeHandler::new(&wire[..]).limits(Limits::default().max_body_size(10));
+//! assert!(matches!(strict.receive_and_parse(&mut Count::default()),
+//!                  Err(Error::LimitExceeded { .. })));
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! # Differences from the Python module
+//!
+//! The wire format is the same; the faults of the Python module are not.
+//! Text is decoded as UTF-8 only when complete; an empty text exchange ends
+//! at its `ALL_END`; no byte after an exchange is lost; a stream that ends
+//! early is an [`Error::UnexpectedEof`] naming the section; a failed
+//! exchange leaves no temporary file, and a received body is deleted when
+//! dropped unless kept; sizes are bounded by [`Limits`]; the sender writes
+//! whole blocks (one write for a small exchange) and never sends more body
+//! than it declared; an empty body is an empty file, not `None`.
+//!
+//! # Performance
+//!
+//! Bodies move in blocks of [`DEFAULT_BLOCK_SIZE`] (256 KiB) with one copy
+//! between the socket and the file, and the CRC computed by `crc32fast` on
+//! the way; memory use does not depend on the body size.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms, missing_debug_implementations)]
+
+mod decoder;
+mod error;
+mod processor;
+mod progress;
+mod receive;
+mod send;
+mod wire;
+
+pub use decoder::{Decoder, Event, Limits, Start};
+pub use error::{Error, Limit, Result, Section};
+pub use processor::{BodyFile, BodyPersistError, DataProcessor, Exchange, MsgDataProcessor};
+pub use progress::Progress;
+pub use receive::{receive_all, ExchangeHandler, Receiver};
+pub use send::{
+    send_binary_data, send_binary_file, send_lines, send_text, DataGenerator, ExchangeSender,
+    GenerateDataFromFile, GenerateDataFromReader, Sender,
+};
+pub use wire::{
+    ContentType, Footer, Header, ALL_END, BINARY_MARKER, CT_BINARY, CT_TEXT, DEFAULT_BLOCK_SIZE,
+    FOOTER_LEN, HEADER_LEN, LINE_END, MAX_BLOCK_SIZE,
+};

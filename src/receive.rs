@@ -1,0 +1,306 @@
+//! The receiving side: [`Receiver`], [`ExchangeHandler`], [`receive_all`].
+
+use std::fmt;
+use std::io::{self, Read};
+
+use crate::decoder::{Decoder, Event, Limits};
+use crate::error::{Error, Result};
+use crate::processor::{DataProcessor, Exchange, MsgDataProcessor};
+use crate::progress::{Progress, ProgressFn};
+use crate::wire::{ContentType, DEFAULT_BLOCK_SIZE};
+
+/// A source of bytes from the peer: Python's `Receiver`, whose `recv` a
+/// socket has. Every [`std::io::Read`] is one (`TcpStream`, `File`,
+/// `&[u8]`, `Cursor`, a TLS stream…), and so is `&mut` of one.
+pub trait Receiver {
+    /// Reads up to `buf.len()` bytes into `buf`; 0 means the stream ended.
+    ///
+    /// # Errors
+    /// Any I/O error. [`io::ErrorKind::Interrupted`] is retried by the
+    /// handler; any other ends the exchange.
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+}
+
+impl<R: Read + ?Sized> Receiver for R {
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read(buf)
+    }
+}
+
+/// Receives exchanges from a [`Receiver`] and hands them to a
+/// [`DataProcessor`]: Python's `ExchangeHandler`, driving a sans-IO
+/// [`Decoder`].
+///
+/// By default it reads no byte past the end of an exchange (binary sections
+/// have known sizes; text is read a byte at a time, so wrap an unbuffered
+/// stream in a `BufReader` for large text), so the stream can be handed on
+/// afterwards. With [`read_ahead`](ExchangeHandler::read_ahead) it reads in
+/// whole blocks and keeps what belongs to the next exchange for the next
+/// call; [`into_parts`](ExchangeHandler::into_parts) gives it back.
+///
+/// ```
+/// use nvflare_hci::{ExchangeHandler, Exchange, MsgDataProcessor};
+/// let wire: &[u8] = b"first\x04second\x04";
+/// let mut handler = ExchangeHandler::new(wire).read_ahead(true);
+/// let mut processor = MsgDataProcessor::new();
+/// for expected in ["first", "second"] {
+///     match handler.receive_and_parse(&mut processor)? {
+///         Exchange::Text(text) => assert_eq!(text, expected),
+///         other => panic!("unexpected {other:?}"),
+///     }
+/// }
+/// # Ok::<(), nvflare_hci::Error>(())
+/// ```
+pub struct ExchangeHandler<R> {
+    receiver: R,
+    decoder: Decoder,
+    buf: Vec<u8>,
+    block_size: usize,
+    pos: usize,
+    filled: usize,
+    read_ahead: bool,
+    progress: Option<ProgressFn>,
+}
+
+impl<R: fmt::Debug> fmt::Debug for ExchangeHandler<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExchangeHandler")
+            .field("receiver", &self.receiver)
+            .field("limits", &self.decoder.limits())
+            .field("block_size", &self.block_size)
+            .field("read_ahead", &self.read_ahead)
+            .field("buffered", &(self.filled - self.pos))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Receiver> ExchangeHandler<R> {
+    /// A handler with default [`Limits`], blocks of
+    /// [`DEFAULT_BLOCK_SIZE`](crate::DEFAULT_BLOCK_SIZE), and no read-ahead.
+    pub fn new(receiver: R) -> Self {
+        ExchangeHandler {
+            receiver,
+            decoder: Decoder::new(),
+            buf: Vec::new(),
+            block_size: DEFAULT_BLOCK_SIZE,
+            pos: 0,
+            filled: 0,
+            read_ahead: false,
+            progress: None,
+        }
+    }
+
+    /// A handler that starts with `buffered`, bytes already read from
+    /// `receiver` (e.g. the read-ahead of an earlier handler, from
+    /// [`into_parts`](ExchangeHandler::into_parts)).
+    pub fn from_partially_read(receiver: R, buffered: Vec<u8>) -> Self {
+        let mut handler = Self::new(receiver);
+        handler.filled = buffered.len();
+        handler.buf = buffered;
+        handler
+    }
+
+    /// Sets the limits on what the peer may send.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.decoder.set_limits(limits);
+        self
+    }
+
+    /// Sets the largest read, in bytes (at least 1; default 256 KiB).
+    pub fn block_size(mut self, block_size: usize) -> Self {
+        self.block_size = block_size.max(1);
+        self
+    }
+
+    /// Reads whole blocks even past the end of an exchange, keeping the
+    /// extra bytes for the next one. Faster for text; the extra bytes belong
+    /// to this handler (see [`into_parts`](ExchangeHandler::into_parts)).
+    pub fn read_ahead(mut self, read_ahead: bool) -> Self {
+        self.read_ahead = read_ahead;
+        self
+    }
+
+    /// Calls `f` as content arrives: once at the start (0 bytes done), after
+    /// every piece, and at the end.
+    pub fn on_progress<F: FnMut(Progress) + Send + 'static>(mut self, f: F) -> Self {
+        self.progress = Some(Box::new(f));
+        self
+    }
+
+    /// The receiver.
+    pub fn get_ref(&self) -> &R {
+        &self.receiver
+    }
+
+    /// The receiver, mutably. Reading from it directly skips any bytes this
+    /// handler has buffered.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.receiver
+    }
+
+    /// Bytes read from the receiver but not yet part of an exchange.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf[self.pos..self.filled]
+    }
+
+    /// The receiver; any buffered bytes are dropped (there are none unless
+    /// [`read_ahead`](ExchangeHandler::read_ahead) is on).
+    pub fn into_inner(self) -> R {
+        self.receiver
+    }
+
+    /// The receiver and the bytes read ahead from it, which come before
+    /// anything still in the receiver.
+    pub fn into_parts(mut self) -> (R, Vec<u8>) {
+        self.buf.truncate(self.filled);
+        self.buf.drain(..self.pos);
+        (self.receiver, self.buf)
+    }
+
+    /// Receives one exchange and feeds it to `processor`: Python's
+    /// `receive_and_parse`. Returns what the processor makes of it.
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedEof`] when the stream ends early (before any byte:
+    /// see [`Error::is_clean_close`]), [`Error::LimitExceeded`],
+    /// [`Error::InvalidUtf8`], [`Error::FooterMarker`],
+    /// [`Error::ChecksumMismatch`], [`Error::Io`] for a failed read (a read
+    /// timeout included; `Interrupted` is retried), or the processor's
+    /// error. On error the processor is aborted (the default processor
+    /// deletes its temporary file), and the next call starts a new exchange
+    /// at the current position of the stream.
+    pub fn receive_and_parse<P: DataProcessor + ?Sized>(
+        &mut self,
+        processor: &mut P,
+    ) -> Result<P::Output> {
+        self.decoder.reset();
+        let mut started = false;
+        let result = self.run(processor, &mut started);
+        if result.is_err() {
+            if started {
+                processor.abort();
+            }
+            self.decoder.reset();
+        }
+        result
+    }
+
+    /// Receives one exchange with a [`MsgDataProcessor`] spooling into the
+    /// system temp dir.
+    ///
+    /// # Errors
+    /// As [`receive_and_parse`](ExchangeHandler::receive_and_parse).
+    pub fn receive_all(&mut self) -> Result<Exchange> {
+        self.receive_and_parse(&mut MsgDataProcessor::new())
+    }
+
+    fn fill(&mut self) -> Result<()> {
+        let want = if self.read_ahead {
+            self.block_size
+        } else {
+            self.block_size.min(self.decoder.exact_read_len())
+        };
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        }
+        self.pos = 0;
+        self.filled = 0;
+        let n = loop {
+            match self.receiver.recv(&mut self.buf[..want]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::Io(e)),
+            }
+        };
+        if n == 0 {
+            self.decoder.eof()?;
+        }
+        // A receiver that claims more than it was given is treated as broken.
+        if n > want {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "receiver reported more bytes than the buffer holds",
+            )));
+        }
+        self.filled = n;
+        Ok(())
+    }
+
+    fn run<P: DataProcessor + ?Sized>(
+        &mut self,
+        processor: &mut P,
+        started: &mut bool,
+    ) -> Result<P::Output> {
+        loop {
+            if self.pos == self.filled {
+                self.fill()?;
+                if self.filled == 0 {
+                    // Only reached when the decoder was already done.
+                    return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
+                }
+            }
+            // Content comes only after the start event of an earlier call,
+            // so the content type is known by then.
+            let ct = self.decoder.content_type().unwrap_or(ContentType::Text);
+            let (used, event) = self.decoder.decode(&self.buf[self.pos..self.filled])?;
+            self.pos += used;
+            let progress = match event {
+                None => None,
+                Some(Event::Start(start)) => {
+                    *started = true;
+                    processor.start(&start)?;
+                    Some(start.content_type())
+                }
+                Some(Event::Data(data)) => {
+                    processor.process(data, ct)?;
+                    Some(ct)
+                }
+                Some(Event::End) => {
+                    self.report(ContentType::Binary);
+                    return processor.finalize();
+                }
+            };
+            if let Some(ct) = progress {
+                self.report(ct);
+            }
+        }
+    }
+
+    fn report(&mut self, fallback: ContentType) {
+        if let Some(f) = self.progress.as_mut() {
+            let (done, total) = self.decoder.progress();
+            f(Progress {
+                content_type: self.decoder.content_type().unwrap_or(fallback),
+                done,
+                total,
+            });
+        }
+    }
+}
+
+/// Receives one exchange with the default [`MsgDataProcessor`]: Python's
+/// `receive_all`, returning an [`Exchange`] instead of a tuple. Reads no
+/// byte past the end of the exchange.
+///
+/// ```
+/// use nvflare_hci::{receive_all, send_binary_data, Exchange};
+/// use std::io::Read;
+/// let mut wire = Vec::new();
+/// send_binary_data(&mut wire, &b"job bytes"[..], r#"{"cmd":"submit_job"}"#)?;
+/// match receive_all(&wire[..])? {
+///     Exchange::Binary { meta, mut body } => {
+///         assert_eq!(meta, r#"{"cmd":"submit_job"}"#);
+///         let mut content = Vec::new();
+///         body.read_to_end(&mut content)?;
+///         assert_eq!(content, b"job bytes");
+///     } // the body's temp file is deleted here
+///     Exchange::Text(_) => unreachable!(),
+/// }
+/// # Ok::<(), nvflare_hci::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`ExchangeHandler::receive_and_parse`].
+pub fn receive_all<R: Receiver>(receiver: R) -> Result<Exchange> {
+    ExchangeHandler::new(receiver).receive_all()
+}

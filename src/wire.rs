@@ -1,0 +1,200 @@
+//! Wire constants, and the fixed-size header and footer: pure functions, no I/O.
+
+use std::fmt;
+
+/// The first byte of a binary exchange. Any other first byte starts a text
+/// exchange (and is part of its text).
+pub const BINARY_MARKER: u8 = 1;
+
+/// Ends a line of a text exchange (`0x03`). The Python receiver, and
+/// [`MsgDataProcessor`](crate::MsgDataProcessor), drop it from the text.
+pub const LINE_END: u8 = 0x03;
+
+/// Ends a text exchange (`0x04`, "end of transmission"). Not part of the text.
+pub const ALL_END: u8 = 0x04;
+
+/// Length of the binary header after the marker: `meta_size: u32 BE`, `body_size: u64 BE`.
+pub const HEADER_LEN: usize = 12;
+
+/// Length of the binary footer: end marker `u32 BE` (always 0), CRC-32 of the body `u32 BE`.
+pub const FOOTER_LEN: usize = 8;
+
+/// The Python module's block size. It is not part of the wire format; this
+/// crate reads and writes in larger blocks ([`DEFAULT_BLOCK_SIZE`]).
+pub const MAX_BLOCK_SIZE: usize = 1024;
+
+/// The block size this crate reads and writes with unless told otherwise: 256 KiB.
+pub const DEFAULT_BLOCK_SIZE: usize = 256 * 1024;
+
+/// Python's `CT_TEXT`.
+pub const CT_TEXT: u8 = 0;
+
+/// Python's `CT_BINARY`.
+pub const CT_BINARY: u8 = 1;
+
+/// The two kinds of exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ContentType {
+    /// Text up to `ALL_END` ([`CT_TEXT`]).
+    Text = CT_TEXT,
+    /// Marker, header, meta, body and footer ([`CT_BINARY`]).
+    Binary = CT_BINARY,
+}
+
+impl ContentType {
+    /// The content type a first byte announces.
+    pub fn from_marker(first_byte: u8) -> Self {
+        if first_byte == BINARY_MARKER {
+            ContentType::Binary
+        } else {
+            ContentType::Text
+        }
+    }
+}
+
+impl fmt::Display for ContentType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ContentType::Text => "text",
+            ContentType::Binary => "binary",
+        })
+    }
+}
+
+impl From<ContentType> for u8 {
+    fn from(ct: ContentType) -> u8 {
+        ct as u8
+    }
+}
+
+/// The binary header that follows [`BINARY_MARKER`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Header {
+    /// Bytes of meta that follow the header.
+    pub meta_size: u32,
+    /// Bytes of body that follow the meta.
+    pub body_size: u64,
+}
+
+impl Header {
+    /// The header's 12 bytes (`>IQ`), as Python's `binary_header`.
+    ///
+    /// ```
+    /// let h = nvflare_hci::Header { meta_size: 2, body_size: 3 };
+    /// assert_eq!(h.encode(), [0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3]);
+    /// ```
+    pub fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut out = [0u8; HEADER_LEN];
+        out[..4].copy_from_slice(&self.meta_size.to_be_bytes());
+        out[4..].copy_from_slice(&self.body_size.to_be_bytes());
+        out
+    }
+
+    /// Reads a header from its 12 bytes. Every bit pattern is a header;
+    /// sizes are checked against [`Limits`](crate::Limits) by the decoder.
+    pub fn decode(bytes: &[u8; HEADER_LEN]) -> Self {
+        let (meta, body) = bytes.split_at(4);
+        Header {
+            meta_size: u32::from_be_bytes([meta[0], meta[1], meta[2], meta[3]]),
+            body_size: u64::from_be_bytes([
+                body[0], body[1], body[2], body[3], body[4], body[5], body[6], body[7],
+            ]),
+        }
+    }
+}
+
+/// The binary footer that follows the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Footer {
+    /// End-of-data marker; a valid exchange has 0.
+    pub end_marker: u32,
+    /// CRC-32 (zlib's, as `crc32fast::hash`) of the body.
+    pub checksum: u32,
+}
+
+impl Footer {
+    /// The footer of a body with this CRC-32: end marker 0, then the checksum.
+    pub fn for_checksum(checksum: u32) -> Self {
+        Footer {
+            end_marker: 0,
+            checksum,
+        }
+    }
+
+    /// The footer's 8 bytes (`>II`).
+    ///
+    /// ```
+    /// let f = nvflare_hci::Footer::for_checksum(0xdeadbeef);
+    /// assert_eq!(f.encode(), [0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef]);
+    /// ```
+    pub fn encode(&self) -> [u8; FOOTER_LEN] {
+        let mut out = [0u8; FOOTER_LEN];
+        out[..4].copy_from_slice(&self.end_marker.to_be_bytes());
+        out[4..].copy_from_slice(&self.checksum.to_be_bytes());
+        out
+    }
+
+    /// Reads a footer from its 8 bytes.
+    pub fn decode(bytes: &[u8; FOOTER_LEN]) -> Self {
+        Footer {
+            end_marker: u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+            checksum: u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_is_big_endian_ciq() {
+        let h = Header {
+            meta_size: 0x0102_0304,
+            body_size: 0x0506_0708_090a_0b0c,
+        };
+        let bytes = h.encode();
+        assert_eq!(bytes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+        assert_eq!(Header::decode(&bytes), h);
+    }
+
+    #[test]
+    fn header_extremes_round_trip() {
+        for (m, b) in [(0, 0), (u32::MAX, u64::MAX), (1, u64::MAX - 1)] {
+            let h = Header {
+                meta_size: m,
+                body_size: b,
+            };
+            assert_eq!(Header::decode(&h.encode()), h);
+        }
+    }
+
+    #[test]
+    fn footer_is_big_endian_ii() {
+        let f = Footer {
+            end_marker: 0x0a0b_0c0d,
+            checksum: 0x0102_0304,
+        };
+        assert_eq!(f.encode(), [10, 11, 12, 13, 1, 2, 3, 4]);
+        assert_eq!(Footer::decode(&f.encode()), f);
+        assert_eq!(Footer::for_checksum(7).encode(), [0, 0, 0, 0, 0, 0, 0, 7]);
+    }
+
+    #[test]
+    fn crc_is_zlibs() {
+        // zlib.crc32(b"123456789") == 0xCBF43926, zlib.crc32(b"") == 0
+        assert_eq!(crc32fast::hash(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32fast::hash(b""), 0);
+    }
+
+    #[test]
+    fn marker_decides_content_type() {
+        assert_eq!(ContentType::from_marker(1), ContentType::Binary);
+        for b in [0u8, 2, 3, 4, b'{', 0xff] {
+            assert_eq!(ContentType::from_marker(b), ContentType::Text);
+        }
+        assert_eq!(u8::from(ContentType::Text), CT_TEXT);
+        assert_eq!(u8::from(ContentType::Binary), CT_BINARY);
+    }
+}
