@@ -8,6 +8,8 @@ use std::path::Path;
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
+pub mod python;
+
 /// Encodes a binary exchange by hand, straight from the wire format, so that
 /// the crate's encoder is checked against something it does not share code with.
 pub fn binary_wire(meta: &[u8], body: &[u8]) -> Vec<u8> {

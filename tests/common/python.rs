@@ -1,0 +1,188 @@
+//! The real peer: NVFlare 2.9.0's Python module, in a virtualenv that the
+//! tests create once under `target/tmp` and reuse.
+//!
+//! `NVFLARE_HCI_PYTHON=/path/to/python` uses an interpreter that already has
+//! `nvflare==2.9.0` instead.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub const NVFLARE_VERSION: &str = "2.9.0";
+
+const HELP: &str = "The interoperability tests run NVFlare's own Python module \
+(nvflare==2.9.0). They need python3 (3.9 or newer) with the venv module and pip, \
+and access to PyPI (about half a minute, once). On Debian/Ubuntu: \
+`apt-get install python3 python3-venv python3-pip`. Or point NVFLARE_HCI_PYTHON \
+at a python that has `pip install nvflare==2.9.0` done.";
+
+/// The interpreter with nvflare 2.9.0; provisions it on first use.
+pub fn python() -> &'static Path {
+    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match PYTHON.get_or_init(provision) {
+        Ok(p) => p,
+        Err(msg) => panic!("{msg}\n\n{HELP}"),
+    }
+}
+
+fn check(python: &Path) -> Result<(), String> {
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import importlib.metadata as m, nvflare.fuel.hci.binary_proto; print(m.version('nvflare'))",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if !out.status.success() {
+        return Err(format!(
+            "{} cannot import nvflare.fuel.hci.binary_proto:\n{}",
+            python.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    if version != NVFLARE_VERSION {
+        return Err(format!(
+            "{} has nvflare {version}, the tests pin {NVFLARE_VERSION}",
+            python.display()
+        ));
+    }
+    Ok(())
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn provision() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("NVFLARE_HCI_PYTHON") {
+        let p = PathBuf::from(p);
+        check(&p)?;
+        return Ok(p);
+    }
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let root = tmp.join(format!("nvflare-{NVFLARE_VERSION}-venv"));
+    let python = root.join("bin").join("python");
+    if python.exists() && check(&python).is_ok() {
+        return Ok(python);
+    }
+    // Build in a private staging directory, then rename into place: several
+    // test processes may do this at once, and only a complete venv is ever
+    // found at `root`.
+    std::fs::create_dir_all(tmp).map_err(|e| e.to_string())?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let staging = tmp.join(format!(
+        "nvflare-venv-staging-{}-{nanos}",
+        std::process::id()
+    ));
+    let base = std::env::var_os("PYTHON3").unwrap_or_else(|| "python3".into());
+    run(
+        Command::new(&base)
+            .args([OsStr::new("-m"), OsStr::new("venv")])
+            .arg(&staging),
+        "python3 -m venv",
+    )?;
+    let staged_python = staging.join("bin").join("python");
+    let installed = run(
+        Command::new(&staged_python).args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--quiet",
+            &format!("nvflare=={NVFLARE_VERSION}"),
+        ]),
+        "pip install nvflare",
+    );
+    if let Err(e) = installed {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    if std::fs::rename(&staging, &root).is_err() {
+        // Another process won the race, or a broken venv is in the way.
+        let _ = std::fs::remove_dir_all(&staging);
+        if check(&python).is_err() {
+            let _ = std::fs::remove_dir_all(&root);
+            return Err(format!(
+                "could not install the venv at {}; run the tests again",
+                root.display()
+            ));
+        }
+    }
+    check(&python)?;
+    Ok(python)
+}
+
+/// Runs `peer.py` with `args`, with its temp dir set to `tmpdir`; returns its
+/// JSON report.
+pub fn peer<I, S>(tmpdir: &Path, args: I) -> serde_json::Value
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/peer.py");
+    let out = Command::new(python())
+        .arg(script)
+        .args(args)
+        .env("TMPDIR", tmpdir)
+        .output()
+        .expect("run peer.py");
+    assert!(
+        out.status.success(),
+        "peer.py failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "peer.py printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Spawns `peer.py` with `args` (for the TCP tests); collect it with
+/// [`finish`].
+pub fn spawn_peer<I, S>(tmpdir: &Path, args: I) -> std::process::Child
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/peer.py");
+    Command::new(python())
+        .arg(script)
+        .args(args)
+        .env("TMPDIR", tmpdir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn peer.py")
+}
+
+/// Waits for a spawned peer and returns its JSON report.
+pub fn finish(child: std::process::Child) -> serde_json::Value {
+    let out = child.wait_with_output().expect("wait for peer.py");
+    assert!(
+        out.status.success(),
+        "peer.py failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("peer.py JSON")
+}

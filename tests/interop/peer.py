@@ -1,0 +1,179 @@
+"""The Python side of the interoperability tests: drives NVFlare's own
+nvflare.fuel.hci.binary_proto (nvflare==2.9.0) and reports as JSON.
+
+Usage: peer.py COMMAND [ARGS...]; see the functions below.
+"""
+
+import hashlib
+import json
+import os
+import random
+import socket
+import sys
+import tempfile
+import traceback
+
+from nvflare.fuel.hci import binary_proto as bp
+
+
+class BufferSender(bp.Sender):
+    """Collects what is sent; counts the sendall calls."""
+
+    def __init__(self):
+        self.data = bytearray()
+        self.calls = 0
+
+    def sendall(self, data):
+        self.calls += 1
+        self.data.extend(data)
+
+
+class SplitReceiver(bp.Receiver):
+    """Hands out a buffer in random pieces of 1..max_split bytes (as NVFlare's
+    own binary_proto_test does), and counts what it handed out."""
+
+    def __init__(self, data, max_split, seed):
+        self.data = data
+        self.pos = 0
+        self.max_split = max_split
+        self.rng = random.Random(seed)
+
+    def recv(self, size):
+        n = min(size, self.rng.randint(1, self.max_split))
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += len(chunk)
+        return bytes(chunk)
+
+
+class BytesGenerator(bp.DataGenerator):
+    """Yields a buffer in pieces of random size; may lie about its size."""
+
+    def __init__(self, data, declared=None, seed=1):
+        self.data = data
+        self.pos = 0
+        self.declared = len(data) if declared is None else declared
+        self.rng = random.Random(seed)
+
+    def data_size(self):
+        return self.declared
+
+    def generate(self):
+        n = self.rng.randint(1, 5000)
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += len(chunk)
+        return bytes(chunk)
+
+
+def describe(result, consumed=None):
+    ct, text, extra = result
+    out = {"ct": ct}
+    if ct == bp.CT_TEXT:
+        out["text"] = text
+    else:
+        out["meta"] = text
+        out["file"] = extra is not None
+        if extra is not None:
+            with open(extra, "rb") as f:
+                body = f.read()
+            os.remove(extra)
+            out["size"] = len(body)
+            out["sha256"] = hashlib.sha256(body).hexdigest()
+    if consumed is not None:
+        out["consumed"] = consumed
+    return out
+
+
+def read_meta(path):
+    with open(path, "rb") as f:
+        return f.read().decode("utf-8")
+
+
+def cmd_encode_file(body_path, meta_path, out_path):
+    """send_binary_file of BODY with META into OUT; reports the sendall count."""
+    s = BufferSender()
+    n = bp.send_binary_file(s, body_path, read_meta(meta_path))
+    with open(out_path, "wb") as f:
+        f.write(s.data)
+    return {"sent": n, "calls": s.calls, "len": len(s.data)}
+
+
+def cmd_encode_data(body_path, meta_path, out_path, declared=None):
+    """send_binary_data from an in-memory generator (random piece sizes)."""
+    with open(body_path, "rb") as f:
+        body = f.read()
+    s = BufferSender()
+    gen = BytesGenerator(body, None if declared is None else int(declared))
+    try:
+        n = bp.send_binary_data(s, gen, read_meta(meta_path))
+        out = {"sent": n}
+    except Exception as e:  # noqa: BLE001 - reported to the test
+        out = {"error": type(e).__name__, "message": str(e)}
+    with open(out_path, "wb") as f:
+        f.write(s.data)
+    out.update({"calls": s.calls, "len": len(s.data)})
+    return out
+
+
+def cmd_decode(wire_path, max_split, seed):
+    """receive_all over a buffer read in random pieces; reports the result,
+    the bytes consumed, and any error; spool files are counted in TMPDIR."""
+    with open(wire_path, "rb") as f:
+        data = f.read()
+    r = SplitReceiver(data, int(max_split), int(seed))
+    try:
+        out = describe(bp.receive_all(r), consumed=r.pos)
+    except Exception as e:  # noqa: BLE001 - reported to the test
+        out = {"error": type(e).__name__, "message": str(e), "consumed": r.pos}
+    out["spool_files"] = sorted(os.listdir(tempfile.gettempdir()))
+    return out
+
+
+def cmd_tcp_send_file(port, body_path, meta_path):
+    with socket.create_connection(("127.0.0.1", int(port))) as sock:
+        n = bp.send_binary_file(sock, body_path, read_meta(meta_path))
+        sock.shutdown(socket.SHUT_WR)
+        reply = bp.receive_all(sock)
+    return {"sent": n, "reply": describe(reply)}
+
+
+def cmd_tcp_recv(port, max_split):
+    """Connects, receives one exchange with small recv sizes, and replies
+    NVFlare-style with two JSON lines."""
+
+    class SockReceiver(bp.Receiver):
+        def __init__(self, sock, max_split):
+            self.sock = sock
+            self.max_split = max_split
+            self.rng = random.Random(7)
+
+        def recv(self, size):
+            return self.sock.recv(min(size, self.rng.randint(1, self.max_split)))
+
+    with socket.create_connection(("127.0.0.1", int(port))) as sock:
+        got = describe(bp.receive_all(SockReceiver(sock, int(max_split))))
+        line1 = json.dumps({"status": "ok", "received": got.get("size", 0)})
+        line2 = json.dumps({"note": "中文"})
+        sock.sendall((line1 + "\x03" + line2 + "\x04").encode("utf-8"))
+    return got
+
+
+COMMANDS = {
+    "encode-file": cmd_encode_file,
+    "encode-data": cmd_encode_data,
+    "decode": cmd_decode,
+    "tcp-send-file": cmd_tcp_send_file,
+    "tcp-recv": cmd_tcp_recv,
+}
+
+
+def main():
+    try:
+        out = COMMANDS[sys.argv[1]](*sys.argv[2:])
+    except Exception:  # noqa: BLE001 - the test prints it
+        traceback.print_exc()
+        sys.exit(2)
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
