@@ -7,7 +7,7 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::path::Path;
 
-use common::python::{finish, peer, spawn_peer};
+use common::python::{accept, finish, peer, spawn_peer};
 use common::{random_bytes, SplitReader};
 use nvflare_hci::{
     receive_all, send_binary_data, send_binary_file, send_lines, send_text, ContentType,
@@ -246,7 +246,7 @@ fn python_client_uploads_to_rust_server_over_tcp() {
             meta_path.as_os_str(),
         ],
     );
-    let (mut sock, _) = listener.accept().unwrap();
+    let mut sock = accept(&listener);
     let (got_meta, mut got_body) = ExchangeHandler::new(&mut sock)
         .receive_all()
         .unwrap()
@@ -272,7 +272,7 @@ fn rust_client_downloads_to_python_over_tcp() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
     let child = spawn_peer(dir.path(), ["tcp-recv", &port, "1024"]);
-    let (mut sock, _) = listener.accept().unwrap();
+    let mut sock = accept(&listener);
     send_binary_file(&mut sock, &body_path, r#"{"name":"model.bin"}"#).unwrap();
     // NVFlare-style reply: two JSON lines, LINE_END between, ALL_END at the end.
     let reply = ExchangeHandler::new(&mut sock).receive_all().unwrap();
@@ -294,7 +294,7 @@ fn python_reply_lines_keep_their_structure() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
     let child = spawn_peer(dir.path(), ["tcp-recv", &port, "3"]);
-    let (mut sock, _) = listener.accept().unwrap();
+    let mut sock = accept(&listener);
     send_binary_data(&mut sock, &b"tiny"[..], "").unwrap();
     let mut p = nvflare_hci::MsgDataProcessor::new().keep_line_ends(true);
     let reply = ExchangeHandler::new(SplitReader::new(&mut sock, 1, 1))

@@ -157,26 +157,40 @@ where
     })
 }
 
+/// A running `peer.py`, killed if dropped before [`finish`].
+pub struct PeerProcess(Option<std::process::Child>);
+
+impl Drop for PeerProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Spawns `peer.py` with `args` (for the TCP tests); collect it with
 /// [`finish`].
-pub fn spawn_peer<I, S>(tmpdir: &Path, args: I) -> std::process::Child
+pub fn spawn_peer<I, S>(tmpdir: &Path, args: I) -> PeerProcess
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/peer.py");
-    Command::new(python())
+    let child = Command::new(python())
         .arg(script)
         .args(args)
         .env("TMPDIR", tmpdir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("spawn peer.py")
+        .expect("spawn peer.py");
+    PeerProcess(Some(child))
 }
 
 /// Waits for a spawned peer and returns its JSON report.
-pub fn finish(child: std::process::Child) -> serde_json::Value {
+pub fn finish(mut peer: PeerProcess) -> serde_json::Value {
+    let child = peer.0.take().expect("peer already finished");
     let out = child.wait_with_output().expect("wait for peer.py");
     assert!(
         out.status.success(),
@@ -185,4 +199,29 @@ pub fn finish(child: std::process::Child) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("peer.py JSON")
+}
+
+/// Accepts the peer's connection, with timeouts so that a broken peer fails
+/// the test instead of hanging it.
+pub fn accept(listener: &std::net::TcpListener) -> std::net::TcpStream {
+    listener.set_nonblocking(true).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let sock = loop {
+        match listener.accept() {
+            Ok((sock, _)) => break sock,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the peer never connected"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    };
+    sock.set_nonblocking(false).unwrap();
+    let limit = Some(std::time::Duration::from_secs(120));
+    sock.set_read_timeout(limit).unwrap();
+    sock.set_write_timeout(limit).unwrap();
+    sock
 }

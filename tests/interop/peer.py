@@ -16,6 +16,10 @@ import traceback
 from nvflare.fuel.hci import binary_proto as bp
 
 
+# A broken peer must fail a test, never hang it.
+TIMEOUT = 120
+
+
 class BufferSender(bp.Sender):
     """Collects what is sent; counts the sendall calls."""
 
@@ -129,7 +133,7 @@ def cmd_decode(wire_path, max_split, seed):
 
 
 def cmd_tcp_send_file(port, body_path, meta_path):
-    with socket.create_connection(("127.0.0.1", int(port))) as sock:
+    with socket.create_connection(("127.0.0.1", int(port)), timeout=TIMEOUT) as sock:
         n = bp.send_binary_file(sock, body_path, read_meta(meta_path))
         sock.shutdown(socket.SHUT_WR)
         reply = bp.receive_all(sock)
@@ -149,7 +153,7 @@ def cmd_tcp_recv(port, max_split):
         def recv(self, size):
             return self.sock.recv(min(size, self.rng.randint(1, self.max_split)))
 
-    with socket.create_connection(("127.0.0.1", int(port))) as sock:
+    with socket.create_connection(("127.0.0.1", int(port)), timeout=TIMEOUT) as sock:
         got = describe(bp.receive_all(SockReceiver(sock, int(max_split))))
         line1 = json.dumps({"status": "ok", "received": got.get("size", 0)})
         line2 = json.dumps({"note": "中文"})
