@@ -120,3 +120,8 @@ pub use wire::{
     ContentType, Footer, Header, ALL_END, BINARY_MARKER, CT_BINARY, CT_TEXT, DEFAULT_BLOCK_SIZE,
     FOOTER_LEN, HEADER_LEN, LINE_END, MAX_BLOCK_SIZE,
 };
+
+/// The README's examples, compiled as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

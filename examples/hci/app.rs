@@ -1,0 +1,454 @@
+//! The admin-style file server and client behind `examples/hci`: one TCP
+//! connection per command, one request exchange, one reply exchange.
+//!
+//! Kept free of command-line and terminal concerns so that the tests can run
+//! it on threads.
+
+use std::fs;
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nvflare_hci::{
+    ContentType, DataProcessor, Error, Exchange, ExchangeHandler, ExchangeSender,
+    GenerateDataFromFile, Limits, MsgDataProcessor, Progress, Start,
+};
+use serde_json::{json, Value};
+
+/// Where uploads are spooled until their checksum verified: inside the
+/// served directory (so the final rename is atomic), hidden from `list`.
+pub const SPOOL: &str = ".incoming";
+
+/// What a server serves and how patiently.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The directory of stored files.
+    pub dir: PathBuf,
+    /// Read and write timeout of each connection.
+    pub timeout: Duration,
+    /// What a client may send.
+    pub limits: Limits,
+}
+
+impl ServerConfig {
+    /// Serves `dir` with a 30 s timeout and default limits.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        ServerConfig {
+            dir: dir.into(),
+            timeout: Duration::from_secs(30),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A bound server, not yet serving.
+pub struct Server {
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+}
+
+impl Server {
+    /// Binds `addr` (port 0 picks a free port) and readies `config.dir`.
+    pub fn bind(addr: impl ToSocketAddrs, config: ServerConfig) -> io::Result<Server> {
+        fs::create_dir_all(config.dir.join(SPOOL))?;
+        // Spool files of an earlier run that died mid-transfer.
+        for entry in fs::read_dir(config.dir.join(SPOOL))? {
+            let _ = fs::remove_file(entry?.path());
+        }
+        Ok(Server {
+            listener: TcpListener::bind(addr)?,
+            config: Arc::new(config),
+        })
+    }
+
+    /// The address bound.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until the process ends: a thread per connection; `log` gets
+    /// one JSON record per finished request.
+    pub fn run<L>(self, log: L)
+    where
+        L: Fn(Value) + Send + Sync + 'static,
+    {
+        let log = Arc::new(log);
+        for conn in self.listener.incoming() {
+            let stream = match conn {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("accept failed: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+            };
+            let config = Arc::clone(&self.config);
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || log(handle_connection(stream, &config)));
+        }
+    }
+
+    /// Serves on a background thread; returns the address.
+    pub fn spawn<L>(self, log: L) -> io::Result<SocketAddr>
+    where
+        L: Fn(Value) + Send + Sync + 'static,
+    {
+        let addr = self.local_addr()?;
+        std::thread::spawn(move || self.run(log));
+        Ok(addr)
+    }
+}
+
+/// The error of a failed exchange as one line, with its causes.
+pub fn describe(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+/// A processor that spools like [`MsgDataProcessor`] and computes the
+/// body's CRC-32 for the reply.
+struct Spool {
+    inner: MsgDataProcessor,
+    crc: crc32fast::Hasher,
+}
+
+impl DataProcessor for Spool {
+    type Output = (Exchange, u32);
+
+    fn start(&mut self, start: &Start<'_>) -> Result<(), Error> {
+        self.crc = crc32fast::Hasher::new();
+        self.inner.start(start)
+    }
+
+    fn process(&mut self, data: &[u8], ct: ContentType) -> Result<(), Error> {
+        if ct == ContentType::Binary {
+            self.crc.update(data);
+        }
+        self.inner.process(data, ct)
+    }
+
+    fn finalize(&mut self) -> Result<(Exchange, u32), Error> {
+        let crc = self.crc.clone().finalize();
+        Ok((self.inner.finalize()?, crc))
+    }
+
+    fn abort(&mut self) {
+        self.inner.abort()
+    }
+}
+
+/// Serves one connection: one request, one reply. Returns the log record.
+pub fn handle_connection(stream: TcpStream, config: &ServerConfig) -> Value {
+    let started = Instant::now();
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let mut record = serve_request(&stream, config);
+    record["peer"] = json!(peer);
+    record["ms"] = json!(started.elapsed().as_millis() as u64);
+    record
+}
+
+fn error_reply(stream: &TcpStream, request: &str, error: String) -> Value {
+    let reply = json!({"status": "error", "error": error});
+    // The connection may be beyond replying (reset, timed out): try once.
+    if ExchangeSender::new(stream)
+        .send_text(&reply.to_string())
+        .is_ok()
+    {
+        linger(stream);
+    }
+    json!({"request": request, "status": "error", "error": error})
+}
+
+/// Closes the sending side and drains, briefly, what the client still
+/// sends: closing with unread input would reset the connection and could
+/// destroy the reply before the client reads it.
+fn linger(mut stream: &TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut sink = [0u8; 64 * 1024];
+    while Instant::now() < deadline {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn serve_request(stream: &TcpStream, config: &ServerConfig) -> Value {
+    let timeouts = stream
+        .set_read_timeout(Some(config.timeout))
+        .and_then(|_| stream.set_write_timeout(Some(config.timeout)))
+        .and_then(|_| stream.set_nodelay(true));
+    if let Err(e) = timeouts {
+        return json!({"request": "unknown", "status": "error", "error": e.to_string()});
+    }
+    let mut spool = Spool {
+        inner: MsgDataProcessor::in_dir(config.dir.join(SPOOL)),
+        crc: crc32fast::Hasher::new(),
+    };
+    let received = ExchangeHandler::new(stream)
+        .limits(config.limits)
+        .receive_and_parse(&mut spool);
+    match received {
+        Err(e) => error_reply(stream, "unknown", describe(&e)),
+        Ok((Exchange::Binary { meta, body }, crc)) => {
+            let name = uuid::Uuid::new_v4().to_string();
+            let size = body.len();
+            match body.persist(config.dir.join(&name)) {
+                Ok(_) => {
+                    let reply = json!({"status": "ok", "name": name, "size": size, "crc32": crc});
+                    let sent = ExchangeSender::new(stream).send_text(&reply.to_string());
+                    json!({
+                        "request": "upload", "status": if sent.is_ok() { "ok" } else { "error" },
+                        "name": name, "size": size, "meta": meta,
+                    })
+                }
+                Err(e) => error_reply(stream, "upload", describe(&e)),
+            }
+        }
+        Ok((Exchange::Text(command), _)) => serve_command(stream, config, command.trim()),
+    }
+}
+
+fn serve_command(stream: &TcpStream, config: &ServerConfig, command: &str) -> Value {
+    if command == "list" {
+        return match list_files(&config.dir) {
+            Ok(files) => {
+                let reply = json!({"status": "ok", "files": files});
+                match ExchangeSender::new(stream).send_text(&reply.to_string()) {
+                    Ok(()) => json!({"request": "list", "status": "ok", "count": files.len()}),
+                    Err(e) => json!({"request": "list", "status": "error", "error": describe(&e)}),
+                }
+            }
+            Err(e) => error_reply(stream, "list", describe(&e)),
+        };
+    }
+    if let Some(name) = command.strip_prefix("download ") {
+        let name = name.trim();
+        let path = match stored_file(&config.dir, name) {
+            Ok(p) => p,
+            Err(e) => return error_reply(stream, "download", e),
+        };
+        let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let meta = json!({"name": name, "size": size}).to_string();
+        return match ExchangeSender::new(stream).send_binary_file(&path, &meta) {
+            Ok(sent) => json!({"request": "download", "status": "ok", "name": name, "size": sent}),
+            Err(e) => {
+                json!({"request": "download", "status": "error", "name": name, "error": describe(&e)})
+            }
+        };
+    }
+    let shown: String = command.chars().take(64).collect();
+    error_reply(stream, "unknown", format!("unknown command {shown:?}"))
+}
+
+/// The stored files: regular files directly in `dir`, not hidden.
+pub fn list_files(dir: &Path) -> io::Result<Vec<Value>> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let meta = entry.metadata()?;
+        if meta.is_file() && !name.starts_with('.') {
+            files.push((name, meta.len()));
+        }
+    }
+    files.sort();
+    Ok(files
+        .into_iter()
+        .map(|(name, size)| json!({"name": name, "size": size}))
+        .collect())
+}
+
+/// `dir/name` if `name` is the plain name of a stored file, else why not.
+pub fn stored_file(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0'])
+        && Path::new(name).file_name() == Some(name.as_ref());
+    if !plain {
+        return Err(format!("not a plain file name: {name:?}"));
+    }
+    let path = dir.join(name);
+    // symlink_metadata: a link is not followed, so nothing outside DIR is served.
+    match fs::symlink_metadata(&path) {
+        Ok(m) if m.is_file() => Ok(path),
+        Ok(_) => Err(format!("not a file: {name:?}")),
+        Err(_) => Err(format!("no such file: {name:?}")),
+    }
+}
+
+/// Client-side failures.
+#[derive(Debug)]
+pub enum ClientError {
+    /// The exchange failed.
+    Exchange(Error),
+    /// The server said no.
+    Server(String),
+    /// A local file could not be handled.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Exchange(e) => f.write_str(&describe(e)),
+            ClientError::Server(e) => write!(f, "server error: {e}"),
+            ClientError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<Error> for ClientError {
+    fn from(e: Error) -> Self {
+        ClientError::Exchange(e)
+    }
+}
+
+impl From<io::Error> for ClientError {
+    fn from(e: io::Error) -> Self {
+        ClientError::Io(e)
+    }
+}
+
+fn connect(addr: &str, timeout: Duration) -> Result<TcpStream, ClientError> {
+    let stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    Ok(stream)
+}
+
+fn text_reply(stream: &TcpStream) -> Result<(String, Value), ClientError> {
+    let reply = ExchangeHandler::new(stream).receive_all()?;
+    let text = reply
+        .into_text()
+        .ok_or_else(|| ClientError::Server("binary reply where text was expected".into()))?;
+    let value = serde_json::from_str(&text)
+        .map_err(|e| ClientError::Server(format!("reply is not JSON ({e}): {text}")))?;
+    Ok((text, value))
+}
+
+/// A progress callback for one transfer.
+pub type OnProgress = Box<dyn FnMut(Progress) + Send>;
+
+/// Uploads `file`; returns the server's reply line and whether it said ok.
+pub fn upload(
+    addr: &str,
+    file: &Path,
+    meta: Option<&str>,
+    timeout: Duration,
+    progress: Option<OnProgress>,
+) -> Result<(String, bool), ClientError> {
+    // Open the file before connecting: a local error is reported as such.
+    let generator = GenerateDataFromFile::open(file)?;
+    let stream = connect(addr, timeout)?;
+    let default_meta;
+    let meta = match meta {
+        Some(m) => m,
+        None => {
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+            default_meta = json!({"cmd": "upload", "file": name}).to_string();
+            &default_meta
+        }
+    };
+    let mut sender = ExchangeSender::new(&stream);
+    if let Some(p) = progress {
+        sender = sender.on_progress(p);
+    }
+    let sent = sender.send_binary_data(generator, meta);
+    if let Err(e @ (Error::Processor(_) | Error::BodySizeMismatch { .. })) = sent {
+        return Err(e.into()); // the local file failed
+    }
+    // A server that refused early may have replied and closed: prefer its reply.
+    let reply = text_reply(&stream);
+    match (sent, reply) {
+        (_, Ok((text, value))) => Ok((text, value["status"] == "ok")),
+        (Err(e), Err(_)) => Err(e.into()),
+        (Ok(_), Err(e)) => Err(e),
+    }
+}
+
+/// Downloads `name` to `out` atomically; returns `(size, out)`.
+pub fn download(
+    addr: &str,
+    name: &str,
+    out: &Path,
+    timeout: Duration,
+    progress: Option<OnProgress>,
+) -> Result<u64, ClientError> {
+    let stream = connect(addr, timeout)?;
+    ExchangeSender::new(&stream).send_text(&format!("download {name}"))?;
+    // Spool next to `out`, so that the final rename is atomic.
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut handler = ExchangeHandler::new(&stream);
+    if let Some(p) = progress {
+        handler = handler.on_progress(p);
+    }
+    match handler.receive_and_parse(&mut MsgDataProcessor::in_dir(parent))? {
+        Exchange::Binary { body, .. } => {
+            let size = body.len();
+            body.persist(out).map_err(|e| ClientError::Io(e.error))?;
+            Ok(size)
+        }
+        Exchange::Text(text) => {
+            let value: Value = serde_json::from_str(&text).unwrap_or(json!({"error": text}));
+            Err(ClientError::Server(
+                value["error"].as_str().unwrap_or(&text).to_owned(),
+            ))
+        }
+    }
+}
+
+/// Lists the server's files; returns the reply line and whether it said ok.
+pub fn list(addr: &str, timeout: Duration) -> Result<(String, bool), ClientError> {
+    let stream = connect(addr, timeout)?;
+    ExchangeSender::new(&stream).send_text("list")?;
+    let (text, value) = text_reply(&stream)?;
+    Ok((text, value["status"] == "ok"))
+}
+
+/// True when the two files hold the same bytes.
+pub fn same_content(a: &Path, b: &Path) -> io::Result<bool> {
+    let (mut fa, mut fb) = (fs::File::open(a)?, fs::File::open(b)?);
+    if fa.metadata()?.len() != fb.metadata()?.len() {
+        return Ok(false);
+    }
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let n = read_full(&mut fa, &mut ba)?;
+        let m = read_full(&mut fb, &mut bb)?;
+        if n != m || ba[..n] != bb[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+fn read_full(f: &mut fs::File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        let n = f.read(&mut buf[got..])?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    Ok(got)
+}
