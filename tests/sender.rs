@@ -14,6 +14,9 @@ use nvflare_hci::{
     DEFAULT_BLOCK_SIZE,
 };
 
+// The floor for the block size, checked at compile time.
+const _: () = assert!(DEFAULT_BLOCK_SIZE >= 64 * 1024);
+
 #[test]
 fn small_exchange_is_one_write_and_one_flush() {
     let mut w = CountingWriter::default();
@@ -42,7 +45,6 @@ fn large_exchange_is_written_in_whole_blocks() {
         .unwrap();
     let total = body.len() + 13 + 4 + 8;
     assert_eq!(w.writes, total.div_ceil(DEFAULT_BLOCK_SIZE));
-    const { assert!(DEFAULT_BLOCK_SIZE >= 64 * 1024) };
     assert_eq!(w.data, binary_wire(b"meta", &body));
 }
 

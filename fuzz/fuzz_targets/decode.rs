@@ -1,0 +1,11 @@
+//! Arbitrary bytes, split at arbitrary points, into the decoder and the
+//! handler: no panic, and the same outcome whatever the split.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../../tests/common/checks.rs"]
+#[allow(dead_code)]
+mod checks;
+
+fuzz_target!(|data: &[u8]| checks::decode_input(data));

@@ -1,0 +1,122 @@
+//! A processor whose writes fail with "disk full": the error surfaces with
+//! its cause, no temporary file remains, and the next exchange works.
+
+mod common;
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{binary_wire, entries, random_bytes};
+use nvflare_hci::{ContentType, DataProcessor, Error, ExchangeHandler, MsgDataProcessor, Start};
+
+/// Writes bodies to /dev/full.
+struct DevFull(Option<File>);
+
+impl DataProcessor for DevFull {
+    type Output = ();
+    fn start(&mut self, _: &Start<'_>) -> Result<(), Error> {
+        self.0 = Some(
+            File::options()
+                .write(true)
+                .open("/dev/full")
+                .map_err(Error::Processor)?,
+        );
+        Ok(())
+    }
+    fn process(&mut self, data: &[u8], _: ContentType) -> Result<(), Error> {
+        let f = self.0.as_mut().expect("started");
+        f.write_all(data)
+            .and_then(|_| f.flush())
+            .map_err(Error::Processor)
+    }
+    fn finalize(&mut self) -> Result<(), Error> {
+        self.0 = None;
+        Ok(())
+    }
+    fn abort(&mut self) {
+        self.0 = None;
+    }
+}
+
+fn is_disk_full(e: &Error) -> bool {
+    matches!(e, Error::Processor(io) if io.raw_os_error() == Some(28))
+}
+
+#[test]
+fn dev_full_processor() {
+    let wire = binary_wire(b"m", &random_bytes(10_000, 1));
+    let mut p = DevFull(None);
+    let err = ExchangeHandler::new(&wire[..])
+        .receive_and_parse(&mut p)
+        .unwrap_err();
+    assert!(is_disk_full(&err), "{err:?}");
+    assert!(p.0.is_none(), "processor was not aborted");
+    // The next exchange on a working processor is fine.
+    let got = ExchangeHandler::new(&wire[..]).receive_all().unwrap();
+    assert_eq!(got.body().unwrap().len(), 10_000);
+}
+
+/// A 256 KiB tmpfs, unmounted on drop (before its mount point is removed).
+struct TinyFs {
+    path: PathBuf,
+    _mount_point: tempfile::TempDir,
+}
+
+impl TinyFs {
+    fn mount() -> TinyFs {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "mounting a tmpfs needs root (or CAP_SYS_ADMIN): run the tests as root"
+        );
+        TinyFs {
+            path: dir.path().to_path_buf(),
+            _mount_point: dir,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TinyFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.path).status();
+    }
+}
+
+#[test]
+fn spool_on_a_full_filesystem() {
+    let fs = TinyFs::mount();
+    let big = binary_wire(b"m", &random_bytes(1 << 20, 2));
+    let mut p = MsgDataProcessor::in_dir(fs.path());
+    for block in [4096, 1 << 18] {
+        let err = ExchangeHandler::new(&big[..])
+            .block_size(block)
+            .receive_and_parse(&mut p)
+            .unwrap_err();
+        assert!(is_disk_full(&err), "{err:?}");
+        let source = std::error::Error::source(&err).expect("cause kept");
+        assert!(source.to_string().contains("No space left"), "{source}");
+        assert!(
+            entries(fs.path()).is_empty(),
+            "partial file left on the full fs"
+        );
+    }
+    // A body that fits still goes through, with the same processor.
+    let small = binary_wire(b"m", &random_bytes(10_000, 3));
+    let got = ExchangeHandler::new(&small[..])
+        .receive_and_parse(&mut p)
+        .unwrap();
+    assert_eq!(got.body().unwrap().len(), 10_000);
+    drop(got);
+    assert!(entries(fs.path()).is_empty());
+}
