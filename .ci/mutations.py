@@ -1,4 +1,11 @@
-import subprocess, sys
+"""Mutation check: breaks one behaviour of the crate at a time and runs the
+tests that guard it; each must fail. Not part of .ci/run (about 10 minutes).
+
+Usage: python3 .ci/mutations.py [PREFIX ...]   (e.g. M3 M7; default: all)
+Run it on a clean work tree: each mutated file is restored with
+`git checkout`, which also drops uncommitted edits to it.
+"""
+import os, signal, subprocess, sys
 M = [
  ("M1 empty text (Python fault 2)", "src/decoder.rs",
   "                    if first == BINARY_MARKER {",
@@ -64,8 +71,17 @@ for name, path, old, new, tests in M:
     assert old in s, name
     open(path, 'w').write(s.replace(old, new, 1))
     args = ["cargo", "test", "--no-fail-fast"] + sum([["--test", t] for t in tests], [])
-    r = subprocess.run(args, capture_output=True, text=True, timeout=900)
-    out = r.stdout + r.stderr
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=900)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the test binaries too
+        proc.communicate()
+        print(f"{name}: CAUGHT (tests hung)", flush=True)
+        subprocess.run(["git", "checkout", "--", path])
+        continue
+    r = proc
     failed = [l for l in out.splitlines() if l.startswith("test ") and l.endswith("FAILED")]
     compiled = "error[" not in out
     print(f"{name}: {'CAUGHT' if r.returncode != 0 and compiled and failed else 'NOT CAUGHT'} ({len(failed)} failing: {', '.join(l.split()[1] for l in failed[:4])})", flush=True)
