@@ -45,12 +45,14 @@ pub trait DataProcessor {
     /// verified).
     ///
     /// # Errors
-    /// Any; the exchange fails with it. `abort` is not called afterwards:
-    /// `finalize` must clean up after itself when it fails.
+    /// Any; the exchange fails with it, and [`abort`](DataProcessor::abort)
+    /// is called.
     fn finalize(&mut self) -> Result<Self::Output>;
 
-    /// Called when the exchange failed after [`start`](DataProcessor::start):
-    /// discard everything kept for it. The default does nothing.
+    /// Called when the exchange failed at any point after
+    /// [`start`](DataProcessor::start) was called (including when `start` or
+    /// `finalize` itself failed): discard everything kept for it. The
+    /// default does nothing.
     fn abort(&mut self) {}
 }
 

@@ -3,33 +3,11 @@
 
 mod common;
 
-use std::io::{self, Read};
+use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 
-use nvflare_hci::{receive_all, send_binary_data, DataGenerator};
-use rand::{rngs::StdRng, RngCore, SeedableRng};
+use nvflare_hci::{receive_all, send_binary_data};
 use sha2::{Digest, Sha256};
-
-/// 512 MiB of seeded pseudo-random bytes, hashed as they are generated.
-struct Stream {
-    left: u64,
-    size: u64,
-    rng: StdRng,
-    hash: Sha256,
-}
-
-impl DataGenerator for Stream {
-    fn data_size(&self) -> u64 {
-        self.size
-    }
-    fn generate(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = (buf.len() as u64).min(self.left) as usize;
-        self.rng.fill_bytes(&mut buf[..n]);
-        self.hash.update(&buf[..n]);
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
 
 #[test]
 fn half_a_gibibyte_over_loopback() {
@@ -38,14 +16,9 @@ fn half_a_gibibyte_over_loopback() {
     let addr = listener.local_addr().unwrap();
     let sender = std::thread::spawn(move || {
         let mut sock = TcpStream::connect(addr).unwrap();
-        let mut g = Stream {
-            left: SIZE,
-            size: SIZE,
-            rng: StdRng::seed_from_u64(42),
-            hash: Sha256::new(),
-        };
+        let mut g = common::RandomBody::new(SIZE, 42);
         assert_eq!(send_binary_data(&mut sock, &mut g, "big").unwrap(), SIZE);
-        g.hash.finalize()
+        g.sha256()
     });
     let (mut sock, _) = listener.accept().unwrap();
     let got = receive_all(&mut sock).unwrap();
@@ -62,5 +35,5 @@ fn half_a_gibibyte_over_loopback() {
         }
         h.update(&buf[..n]);
     }
-    assert_eq!(h.finalize(), sent_hash);
+    assert_eq!(<[u8; 32]>::from(h.finalize()), sent_hash);
 }

@@ -10,7 +10,7 @@ mod common;
 #[allow(dead_code)]
 mod app;
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -18,8 +18,7 @@ use std::time::Duration;
 
 use app::{Server, ServerConfig, SPOOL};
 use nvflare_hci::{
-    ContentType, DataGenerator, DataProcessor, Error, ExchangeHandler, ExchangeSender, Header,
-    Limits, Start,
+    ContentType, DataProcessor, Error, ExchangeHandler, ExchangeSender, Header, Limits, Start,
 };
 use rand::{rngs::StdRng, Rng, RngCore, SeedableRng};
 use serde_json::Value;
@@ -28,27 +27,6 @@ use sha2::{Digest, Sha256};
 const CLIENTS: usize = 32;
 const ROUNDS: usize = 10;
 const T: Duration = Duration::from_secs(60);
-
-/// A body of seeded random bytes, made and hashed as it is sent.
-struct Random {
-    size: u64,
-    left: u64,
-    rng: StdRng,
-    hash: Sha256,
-}
-
-impl DataGenerator for Random {
-    fn data_size(&self) -> u64 {
-        self.size
-    }
-    fn generate(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = (buf.len() as u64).min(self.left) as usize;
-        self.rng.fill_bytes(&mut buf[..n]);
-        self.hash.update(&buf[..n]);
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
 
 /// Hashes a downloaded body instead of storing it.
 #[derive(Default)]
@@ -87,17 +65,12 @@ fn good_client(addr: &str, id: usize) -> Vec<String> {
     let mut names = Vec::new();
     for round in 0..ROUNDS {
         let size = rng.random_range((1u64 << 20)..=(8 << 20));
-        let mut body = Random {
-            size,
-            left: size,
-            rng: StdRng::seed_from_u64((id * 1000 + round) as u64),
-            hash: Sha256::new(),
-        };
+        let mut body = common::RandomBody::new(size, (id * 1000 + round) as u64);
         let sock = connect(addr);
         ExchangeSender::new(&sock)
             .send_binary_data(&mut body, &format!("{{\"client\":{id}}}"))
             .unwrap();
-        let sent: [u8; 32] = body.hash.finalize().into();
+        let sent = body.sha256();
         let reply = ExchangeHandler::new(&sock).receive_all().unwrap();
         let reply: Value = serde_json::from_str(reply.as_text().unwrap()).unwrap();
         assert_eq!(reply["status"], "ok", "{reply}");

@@ -186,3 +186,46 @@ pub fn sha256_of<R: Read>(mut r: R) -> [u8; 32] {
     }
     h.finalize().into()
 }
+
+/// A body of `size` seeded random bytes, made and hashed (SHA-256) as it is
+/// sent: large bodies without holding them.
+pub struct RandomBody {
+    size: u64,
+    left: u64,
+    rng: StdRng,
+    hash: sha2::Sha256,
+}
+
+impl RandomBody {
+    pub fn new(size: u64, seed: u64) -> Self {
+        use sha2::Digest;
+        RandomBody {
+            size,
+            left: size,
+            rng: StdRng::seed_from_u64(seed),
+            hash: sha2::Sha256::new(),
+        }
+    }
+
+    /// The hash of what was generated.
+    pub fn sha256(self) -> [u8; 32] {
+        use sha2::Digest;
+        self.hash.finalize().into()
+    }
+}
+
+impl nvflare_hci::DataGenerator for RandomBody {
+    fn data_size(&self) -> u64 {
+        self.size
+    }
+
+    fn generate(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use rand::RngCore;
+        use sha2::Digest;
+        let n = (buf.len() as u64).min(self.left) as usize;
+        self.rng.fill_bytes(&mut buf[..n]);
+        self.hash.update(&buf[..n]);
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
