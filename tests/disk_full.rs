@@ -40,8 +40,11 @@ impl DataProcessor for DevFull {
     }
 }
 
+/// `ENOSPC` (the spool file wraps write errors with its path, keeping the kind).
 fn is_disk_full(e: &Error) -> bool {
-    matches!(e, Error::Processor(io) if io.raw_os_error() == Some(28))
+    const ENOSPC: i32 = 28;
+    let storage_full = std::io::Error::from_raw_os_error(ENOSPC).kind();
+    matches!(e, Error::Processor(io) if io.kind() == storage_full)
 }
 
 #[test]
