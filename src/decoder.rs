@@ -200,6 +200,7 @@ pub struct Decoder {
     body_size: u64,
     remaining: u64,
     crc: crc32fast::Hasher,
+    checksum: Option<u32>,
     text_len: u64,
 }
 
@@ -232,6 +233,7 @@ impl Decoder {
             body_size: 0,
             remaining: 0,
             crc: crc32fast::Hasher::new(),
+            checksum: None,
             text_len: 0,
         }
     }
@@ -258,6 +260,7 @@ impl Decoder {
         self.body_size = 0;
         self.remaining = 0;
         self.crc = crc32fast::Hasher::new();
+        self.checksum = None;
         self.text_len = 0;
     }
 
@@ -274,6 +277,12 @@ impl Decoder {
     /// The meta of the current binary exchange, once complete (else empty).
     pub fn meta(&self) -> &str {
         &self.meta
+    }
+
+    /// The CRC-32 of the body of a binary exchange, once its footer has
+    /// verified it (after [`Event::End`], until [`reset`](Decoder::reset)).
+    pub fn checksum(&self) -> Option<u32> {
+        self.checksum
     }
 
     /// Content bytes (body or text) decoded so far, and the total when known
@@ -464,6 +473,7 @@ impl Decoder {
                             computed,
                         });
                     }
+                    self.checksum = Some(computed);
                     self.state = State::Done;
                     return Ok((pos, Some(Found::End)));
                 }

@@ -138,6 +138,13 @@ impl<R: Receiver> ExchangeHandler<R> {
         &mut self.receiver
     }
 
+    /// The verified CRC-32 of the body of the binary exchange just received
+    /// (`None` after a text exchange or a failed one), until the next call
+    /// of [`receive_and_parse`](ExchangeHandler::receive_and_parse).
+    pub fn checksum(&self) -> Option<u32> {
+        self.decoder.checksum()
+    }
+
     /// Bytes read from the receiver but not yet part of an exchange.
     pub fn buffered(&self) -> &[u8] {
         &self.buf[self.pos..self.filled]

@@ -94,9 +94,10 @@ fn file_round_trip_and_persist() {
     let spool = dir.path().join("spool");
     std::fs::create_dir(&spool).unwrap();
     let mut p = MsgDataProcessor::in_dir(&spool);
-    let got = ExchangeHandler::new(&wire[..])
-        .receive_and_parse(&mut p)
-        .unwrap();
+    let mut handler = ExchangeHandler::new(&wire[..]).read_ahead(true);
+    let got = handler.receive_and_parse(&mut p).unwrap();
+    // The verified checksum is there for the caller, as the footer gave it.
+    assert_eq!(handler.checksum(), Some(crc32fast::hash(&body)));
     let (meta, body_file) = got.into_binary().unwrap();
     assert_eq!(meta, "job");
     // Spooled in the chosen directory, under a uuid4 name as Python's.
@@ -141,11 +142,13 @@ fn lines_keep_their_ends_on_request() {
     nvflare_hci::send_lines(&mut wire, ["{\"a\":1}", "{\"b\":2}", "end"]).unwrap();
     assert_eq!(wire, b"{\"a\":1}\x03{\"b\":2}\x03end\x04");
     let mut p = MsgDataProcessor::new().keep_line_ends(true);
-    let text = ExchangeHandler::new(&wire[..])
+    let mut handler = ExchangeHandler::new(&wire[..]);
+    let text = handler
         .receive_and_parse(&mut p)
         .unwrap()
         .into_text()
         .unwrap();
+    assert_eq!(handler.checksum(), None, "text has no checksum");
     let lines: Vec<&str> = text.split('\x03').collect();
     assert_eq!(lines, ["{\"a\":1}", "{\"b\":2}", "end"]);
 }

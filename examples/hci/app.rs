@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nvflare_hci::{
-    ContentType, DataProcessor, Error, Exchange, ExchangeHandler, ExchangeSender,
-    GenerateDataFromFile, Limits, MsgDataProcessor, Progress, Start,
+    Error, Exchange, ExchangeHandler, ExchangeSender, GenerateDataFromFile, Limits,
+    MsgDataProcessor, Progress,
 };
 use serde_json::{json, Value};
 
@@ -113,38 +113,6 @@ pub fn describe(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// A processor that spools like [`MsgDataProcessor`] and computes the
-/// body's CRC-32 for the reply.
-struct Spool {
-    inner: MsgDataProcessor,
-    crc: crc32fast::Hasher,
-}
-
-impl DataProcessor for Spool {
-    type Output = (Exchange, u32);
-
-    fn start(&mut self, start: &Start<'_>) -> Result<(), Error> {
-        self.crc = crc32fast::Hasher::new();
-        self.inner.start(start)
-    }
-
-    fn process(&mut self, data: &[u8], ct: ContentType) -> Result<(), Error> {
-        if ct == ContentType::Binary {
-            self.crc.update(data);
-        }
-        self.inner.process(data, ct)
-    }
-
-    fn finalize(&mut self) -> Result<(Exchange, u32), Error> {
-        let crc = self.crc.clone().finalize();
-        Ok((self.inner.finalize()?, crc))
-    }
-
-    fn abort(&mut self) {
-        self.inner.abort()
-    }
-}
-
 /// Serves one connection: one request, one reply. Returns the log record.
 pub fn handle_connection(stream: TcpStream, config: &ServerConfig) -> Value {
     let started = Instant::now();
@@ -194,19 +162,17 @@ fn serve_request(stream: &TcpStream, config: &ServerConfig) -> Value {
     if let Err(e) = timeouts {
         return json!({"request": "unknown", "status": "error", "error": e.to_string()});
     }
-    let mut spool = Spool {
-        inner: MsgDataProcessor::in_dir(config.dir.join(SPOOL)),
-        crc: crc32fast::Hasher::new(),
-    };
     // One request per connection: nothing follows it, so reading ahead
     // loses nothing (and spares a read per byte of a text request).
-    let received = ExchangeHandler::new(stream)
+    let mut handler = ExchangeHandler::new(stream)
         .read_ahead(true)
-        .limits(config.limits)
-        .receive_and_parse(&mut spool);
+        .limits(config.limits);
+    let received = handler.receive_and_parse(&mut MsgDataProcessor::in_dir(config.dir.join(SPOOL)));
     match received {
         Err(e) => error_reply(stream, "unknown", describe(&e)),
-        Ok((Exchange::Binary { meta, body }, crc)) => {
+        Ok(Exchange::Binary { meta, body }) => {
+            // The body's CRC-32, as verified against the upload's footer.
+            let crc = handler.checksum();
             let name = uuid::Uuid::new_v4().to_string();
             let size = body.len();
             match body.persist(config.dir.join(&name)) {
@@ -221,7 +187,7 @@ fn serve_request(stream: &TcpStream, config: &ServerConfig) -> Value {
                 Err(e) => error_reply(stream, "upload", describe(&e)),
             }
         }
-        Ok((Exchange::Text(command), _)) => serve_command(stream, config, command.trim()),
+        Ok(Exchange::Text(command)) => serve_command(stream, config, command.trim()),
     }
 }
 
