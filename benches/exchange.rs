@@ -133,23 +133,27 @@ fn decode(c: &mut Criterion) {
 
 const LOOPBACK_SIZE: u64 = 256 << 20;
 
-/// Sends `file`'s bytes over a fresh loopback connection with `send`, and
-/// times `recv` on the accepting side.
-fn time_transfer(
+/// Moves `source` over a fresh loopback connection `iters` times, with
+/// `send` on one thread and `recv` on this one; returns the total time.
+fn time_transfers(
+    iters: u64,
     source: &std::path::Path,
     send: fn(TcpStream, &std::path::Path),
     recv: &mut dyn FnMut(TcpStream),
 ) -> Duration {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let path = source.to_path_buf();
-    let start = Instant::now();
-    let sender = std::thread::spawn(move || send(TcpStream::connect(addr).unwrap(), &path));
-    let (sock, _) = listener.accept().unwrap();
-    recv(sock);
-    let elapsed = start.elapsed();
-    sender.join().unwrap();
-    elapsed
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let path = source.to_path_buf();
+        let start = Instant::now();
+        let sender = std::thread::spawn(move || send(TcpStream::connect(addr).unwrap(), &path));
+        let (sock, _) = listener.accept().unwrap();
+        recv(sock);
+        total += start.elapsed();
+        sender.join().unwrap();
+    }
+    total
 }
 
 fn loopback(c: &mut Criterion) {
@@ -173,60 +177,54 @@ fn loopback(c: &mut Criterion) {
 
     g.bench_function("send_binary_file_to_receive_all", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                total += time_transfer(
-                    &source,
-                    |mut sock, path| {
-                        nvflare_hci::send_binary_file(&mut sock, path, "{}").unwrap();
-                    },
-                    &mut |sock| {
-                        let mut p = MsgDataProcessor::in_dir(&spool);
-                        let got = ExchangeHandler::new(&sock)
-                            .receive_and_parse(&mut p)
-                            .unwrap();
-                        assert_eq!(got.body().unwrap().len(), LOOPBACK_SIZE);
-                    },
-                );
-            }
-            total
+            time_transfers(
+                iters,
+                &source,
+                |mut sock, path| {
+                    nvflare_hci::send_binary_file(&mut sock, path, "{}").unwrap();
+                },
+                &mut |sock| {
+                    let mut p = MsgDataProcessor::in_dir(&spool);
+                    let got = ExchangeHandler::new(&sock)
+                        .receive_and_parse(&mut p)
+                        .unwrap();
+                    assert_eq!(got.body().unwrap().len(), LOOPBACK_SIZE);
+                },
+            )
         })
     });
 
     g.bench_function("baseline_socket_to_file_256KiB_loop", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                total += time_transfer(
-                    &source,
-                    |mut sock, path| {
-                        let mut f = std::fs::File::open(path).unwrap();
-                        let mut buf = vec![0u8; 256 << 10];
-                        loop {
-                            let n = f.read(&mut buf).unwrap();
-                            if n == 0 {
-                                break;
-                            }
-                            sock.write_all(&buf[..n]).unwrap();
+            time_transfers(
+                iters,
+                &source,
+                |mut sock, path| {
+                    let mut f = std::fs::File::open(path).unwrap();
+                    let mut buf = vec![0u8; 256 << 10];
+                    loop {
+                        let n = f.read(&mut buf).unwrap();
+                        if n == 0 {
+                            break;
                         }
-                    },
-                    &mut |mut sock| {
-                        let mut f = tempfile::tempfile_in(&spool).unwrap();
-                        let mut buf = vec![0u8; 256 << 10];
-                        let mut got = 0u64;
-                        loop {
-                            let n = sock.read(&mut buf).unwrap();
-                            if n == 0 {
-                                break;
-                            }
-                            f.write_all(&buf[..n]).unwrap();
-                            got += n as u64;
+                        sock.write_all(&buf[..n]).unwrap();
+                    }
+                },
+                &mut |mut sock| {
+                    let mut f = tempfile::tempfile_in(&spool).unwrap();
+                    let mut buf = vec![0u8; 256 << 10];
+                    let mut got = 0u64;
+                    loop {
+                        let n = sock.read(&mut buf).unwrap();
+                        if n == 0 {
+                            break;
                         }
-                        assert_eq!(got, LOOPBACK_SIZE);
-                    },
-                );
-            }
-            total
+                        f.write_all(&buf[..n]).unwrap();
+                        got += n as u64;
+                    }
+                    assert_eq!(got, LOOPBACK_SIZE);
+                },
+            )
         })
     });
     g.finish();

@@ -138,15 +138,7 @@ fn bad_checksum_and_truncated_uploads_leave_nothing() {
     );
 
     // Over a limit, and garbage.
-    let mut huge = vec![1u8];
-    huge.extend(
-        nvflare_hci::Header {
-            meta_size: 0,
-            body_size: u64::MAX,
-        }
-        .encode(),
-    );
-    let reply = raw_request(&addr, &huge);
+    let reply = raw_request(&addr, &common::header_only(0, u64::MAX));
     assert!(
         reply["error"].as_str().unwrap().contains("exceeds"),
         "{reply}"

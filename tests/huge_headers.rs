@@ -4,23 +4,18 @@
 //! counting allocator measures it (this file holds one test, so nothing else
 //! runs in the process meanwhile).
 
+mod common;
+
 use std::alloc::System;
 
 use cap::Cap;
-use nvflare_hci::{Error, ExchangeHandler, Header, Limit, Limits, MsgDataProcessor};
+use nvflare_hci::{Error, ExchangeHandler, Limit, Limits, MsgDataProcessor};
 
 #[global_allocator]
 static ALLOCATOR: Cap<System> = Cap::new(System, usize::MAX);
 
 fn announce(meta_size: u32, body_size: u64, tail: usize) -> Vec<u8> {
-    let mut v = vec![1u8];
-    v.extend(
-        Header {
-            meta_size,
-            body_size,
-        }
-        .encode(),
-    );
+    let mut v = common::header_only(meta_size, body_size);
     v.resize(v.len() + tail, b'x');
     v
 }

@@ -3,20 +3,8 @@
 
 mod common;
 
-use common::entries;
-use nvflare_hci::{receive_all, Error, ExchangeHandler, Header, Limit, Limits, MsgDataProcessor};
-
-fn header_only(meta_size: u32, body_size: u64) -> Vec<u8> {
-    let mut v = vec![1];
-    v.extend(
-        Header {
-            meta_size,
-            body_size,
-        }
-        .encode(),
-    );
-    v
-}
+use common::{entries, header_only};
+use nvflare_hci::{receive_all, Error, ExchangeHandler, Limit, Limits, MsgDataProcessor};
 
 #[test]
 fn huge_meta_is_refused_at_the_header() {

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use app::{Server, ServerConfig, SPOOL};
 use nvflare_hci::{
-    ContentType, DataProcessor, Error, ExchangeHandler, ExchangeSender, Header, Limits, Start,
+    ContentType, DataProcessor, Error, ExchangeHandler, ExchangeSender, Limits, Start,
 };
 use rand::{rngs::StdRng, Rng, RngCore, SeedableRng};
 use serde_json::Value;
@@ -93,14 +93,7 @@ fn good_client(addr: &str, id: usize) -> Vec<String> {
 /// One misbehaving connection of kind `kind`.
 fn bad_client(addr: &str, kind: usize, rng: &mut StdRng) {
     let mut sock = connect(addr);
-    let mut wire = vec![1u8];
-    wire.extend(
-        Header {
-            meta_size: 2,
-            body_size: 4 << 20,
-        }
-        .encode(),
-    );
+    let mut wire = common::header_only(2, 4 << 20);
     wire.extend(b"{}");
     match kind {
         // Stall mid-body until the server's timeout cuts it off.
@@ -122,15 +115,7 @@ fn bad_client(addr: &str, kind: usize, rng: &mut StdRng) {
         }
         // Announce huge sizes.
         _ => {
-            let mut huge = vec![1u8];
-            huge.extend(
-                Header {
-                    meta_size: u32::MAX,
-                    body_size: u64::MAX,
-                }
-                .encode(),
-            );
-            let _ = sock.write_all(&huge);
+            let _ = sock.write_all(&common::header_only(u32::MAX, u64::MAX));
             let _ = ExchangeHandler::new(&sock).receive_all();
         }
     }

@@ -9,7 +9,7 @@ use std::path::Path;
 use common::python::peer;
 use common::{binary_wire, entries, CountingWriter};
 use nvflare_hci::{
-    receive_all, Error, ExchangeHandler, ExchangeSender, Header, Limit, MsgDataProcessor, Section,
+    receive_all, Error, ExchangeHandler, ExchangeSender, Limit, MsgDataProcessor, Section,
 };
 use serde_json::Value;
 
@@ -137,14 +137,7 @@ fn fault_6_partial_file_left_behind() {
 
 #[test]
 fn fault_7_no_limits() {
-    let mut wire = vec![1];
-    wire.extend(
-        Header {
-            meta_size: u32::MAX,
-            body_size: 0,
-        }
-        .encode(),
-    );
+    let mut wire = common::header_only(u32::MAX, 0);
     wire.extend(vec![b'x'; 100_000]);
     // Python keeps reading the announced 4 GiB until the stream ends.
     let py = python_decode(&wire, 1024);

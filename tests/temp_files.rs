@@ -8,7 +8,13 @@ mod common;
 use std::io::Read;
 
 use common::{binary_wire, entries, random_bytes};
-use nvflare_hci::{Error, ExchangeHandler, MsgDataProcessor};
+use nvflare_hci::{BodyFile, Error, ExchangeHandler, MsgDataProcessor};
+
+/// Receives one binary exchange into `p`; returns its body.
+fn receive_body(wire: &[u8], p: &mut MsgDataProcessor) -> BodyFile {
+    let got = ExchangeHandler::new(wire).receive_and_parse(p).unwrap();
+    got.into_binary().expect("a binary exchange").1
+}
 
 #[test]
 fn bad_checksum_deletes_the_partial_file() {
@@ -47,24 +53,12 @@ fn dropped_body_is_deleted_kept_body_is_not() {
     let dir = tempfile::tempdir().unwrap();
     let wire = binary_wire(b"", b"content");
     let mut p = MsgDataProcessor::in_dir(dir.path());
-    let mut h = ExchangeHandler::new(&wire[..]);
-    let body = h
-        .receive_and_parse(&mut p)
-        .unwrap()
-        .into_binary()
-        .unwrap()
-        .1;
+    let body = receive_body(&wire, &mut p);
     assert_eq!(entries(dir.path()).len(), 1);
     drop(body);
     assert!(entries(dir.path()).is_empty());
 
-    let mut h = ExchangeHandler::new(&wire[..]);
-    let body = h
-        .receive_and_parse(&mut p)
-        .unwrap()
-        .into_binary()
-        .unwrap()
-        .1;
+    let body = receive_body(&wire, &mut p);
     let (_file, path) = body.keep().unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), b"content");
     assert_eq!(entries(dir.path()).len(), 1);
@@ -93,12 +87,7 @@ fn failed_persist_gives_the_body_back() {
     let dir = tempfile::tempdir().unwrap();
     let wire = binary_wire(b"", b"keep me");
     let mut p = MsgDataProcessor::in_dir(dir.path());
-    let body = ExchangeHandler::new(&wire[..])
-        .receive_and_parse(&mut p)
-        .unwrap()
-        .into_binary()
-        .unwrap()
-        .1;
+    let body = receive_body(&wire, &mut p);
     let err = body
         .persist(dir.path().join("missing-dir").join("x"))
         .unwrap_err();

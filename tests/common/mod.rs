@@ -23,6 +23,15 @@ pub fn binary_wire(meta: &[u8], body: &[u8]) -> Vec<u8> {
     v
 }
 
+/// A binary marker and header announcing these sizes, and nothing after:
+/// what a hostile or broken peer may send.
+pub fn header_only(meta_size: u32, body_size: u64) -> Vec<u8> {
+    let mut v = vec![1u8];
+    v.extend_from_slice(&meta_size.to_be_bytes());
+    v.extend_from_slice(&body_size.to_be_bytes());
+    v
+}
+
 /// Deterministic pseudo-random bytes.
 pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut rng = StdRng::seed_from_u64(seed);

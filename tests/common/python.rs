@@ -136,25 +136,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/peer.py");
-    let out = Command::new(python())
-        .arg(script)
-        .args(args)
-        .env("TMPDIR", tmpdir)
-        .output()
-        .expect("run peer.py");
-    assert!(
-        out.status.success(),
-        "peer.py failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "peer.py printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    finish(spawn_peer(tmpdir, args))
 }
 
 /// A running `peer.py`, killed if dropped before [`finish`].
@@ -169,8 +151,8 @@ impl Drop for PeerProcess {
     }
 }
 
-/// Spawns `peer.py` with `args` (for the TCP tests); collect it with
-/// [`finish`].
+/// Spawns `peer.py` with `args`, with its temp dir set to `tmpdir`; collect
+/// it with [`finish`].
 pub fn spawn_peer<I, S>(tmpdir: &Path, args: I) -> PeerProcess
 where
     I: IntoIterator<Item = S>,
