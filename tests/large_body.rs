@@ -3,11 +3,9 @@
 
 mod common;
 
-use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 
 use nvflare_hci::{receive_all, send_binary_data};
-use sha2::{Digest, Sha256};
 
 #[test]
 fn half_a_gibibyte_over_loopback() {
@@ -26,14 +24,5 @@ fn half_a_gibibyte_over_loopback() {
     let (meta, mut body) = got.into_binary().unwrap();
     assert_eq!(meta, "big");
     assert_eq!(body.len(), SIZE);
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = body.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    assert_eq!(<[u8; 32]>::from(h.finalize()), sent_hash);
+    assert_eq!(common::sha256_of(&mut body), sent_hash);
 }
