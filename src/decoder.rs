@@ -1,7 +1,9 @@
 //! The sans-IO state machine: bytes in, events out. It never reads or writes.
 
 use crate::error::{Error, Limit, Result, Section};
-use crate::wire::{ContentType, Footer, Header, ALL_END, BINARY_MARKER, FOOTER_LEN, HEADER_LEN};
+use crate::wire::{
+    find_byte, ContentType, Footer, Header, ALL_END, BINARY_MARKER, FOOTER_LEN, HEADER_LEN,
+};
 
 /// Bounds on what a peer may announce or send, checked before anything is
 /// allocated or written for it.
@@ -481,7 +483,7 @@ impl Decoder {
                     if rest.is_empty() {
                         return Ok((pos, None));
                     }
-                    let end = rest.iter().position(|&b| b == ALL_END);
+                    let end = find_byte(ALL_END, rest);
                     if end == Some(0) {
                         self.state = State::Done;
                         return Ok((pos + 1, Some(Found::End)));

@@ -99,6 +99,7 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms, missing_debug_implementations)]
 
+mod connection;
 mod decoder;
 mod error;
 mod processor;
@@ -107,6 +108,7 @@ mod receive;
 mod send;
 mod wire;
 
+pub use connection::Connection;
 pub use decoder::{Decoder, Event, Limits, Start};
 pub use error::{Error, Limit, Result, Section};
 pub use processor::{BodyFile, BodyPersistError, DataProcessor, Exchange, MsgDataProcessor};

@@ -10,7 +10,7 @@ use tempfile::NamedTempFile;
 
 use crate::decoder::Start;
 use crate::error::{Error, Result, Section};
-use crate::wire::{ContentType, LINE_END};
+use crate::wire::{find_byte, ContentType, LINE_END};
 
 /// Consumes one exchange as an [`ExchangeHandler`](crate::ExchangeHandler)
 /// parses it: [`start`](DataProcessor::start) once, then
@@ -372,12 +372,11 @@ impl DataProcessor for MsgDataProcessor {
     fn process(&mut self, data: &[u8], _content_type: ContentType) -> Result<()> {
         match &mut self.state {
             Msg::Text(text) => {
+                text.reserve(data.len());
                 if self.keep_line_ends {
                     text.extend_from_slice(data);
                 } else {
-                    for piece in data.split(|&b| b == LINE_END) {
-                        text.extend_from_slice(piece);
-                    }
+                    push_without_line_ends(data, text);
                 }
                 Ok(())
             }
@@ -423,4 +422,14 @@ impl DataProcessor for MsgDataProcessor {
         // Dropping the spool file deletes it.
         self.state = Msg::Idle;
     }
+}
+
+/// Appends `data` to `text` without its `LINE_END`s: one scan and one copy
+/// per line.
+fn push_without_line_ends(mut data: &[u8], text: &mut Vec<u8>) {
+    while let Some(at) = find_byte(LINE_END, data) {
+        text.extend_from_slice(&data[..at]);
+        data = &data[at + 1..];
+    }
+    text.extend_from_slice(data);
 }

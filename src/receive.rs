@@ -27,193 +27,131 @@ impl<R: Read + ?Sized> Receiver for R {
     }
 }
 
-/// Receives exchanges from a [`Receiver`] and hands them to a
-/// [`DataProcessor`]: Python's `ExchangeHandler`, driving a sans-IO
-/// [`Decoder`].
-///
-/// By default it reads no byte past the end of an exchange (binary sections
-/// have known sizes; text is read a byte at a time, so wrap an unbuffered
-/// stream in a `BufReader` for large text), so the stream can be handed on
-/// afterwards. With [`read_ahead`](ExchangeHandler::read_ahead) it reads in
-/// whole blocks and keeps what belongs to the next exchange for the next
-/// call; [`into_parts`](ExchangeHandler::into_parts) gives it back.
-///
-/// ```
-/// use nvflare_hci::{ExchangeHandler, Exchange, MsgDataProcessor};
-/// let wire: &[u8] = b"first\x04second\x04";
-/// let mut handler = ExchangeHandler::new(wire).read_ahead(true);
-/// let mut processor = MsgDataProcessor::new();
-/// for expected in ["first", "second"] {
-///     match handler.receive_and_parse(&mut processor)? {
-///         Exchange::Text(text) => assert_eq!(text, expected),
-///         other => panic!("unexpected {other:?}"),
-///     }
-/// }
-/// # Ok::<(), nvflare_hci::Error>(())
-/// ```
-pub struct ExchangeHandler<R> {
-    receiver: R,
+/// The first read of an exchange, and the most a buffer keeps between
+/// exchanges: 8 KiB. Reads double from here, while they come back full, up
+/// to the block size.
+pub(crate) const INITIAL_BUFFER: usize = 8 * 1024;
+
+/// The receiving state, without the stream: the decoder, the read buffer
+/// and the settings. [`ExchangeHandler`] and [`Connection`](crate::Connection)
+/// each own one beside their stream.
+pub(crate) struct Inbound {
     decoder: Decoder,
     buf: Vec<u8>,
-    block_size: usize,
     pos: usize,
     filled: usize,
+    /// The next read's size while reads come back full; grows to `block_size`.
+    window: usize,
+    block_size: usize,
     read_ahead: bool,
     progress: Option<ProgressFn>,
 }
 
-impl<R: fmt::Debug> fmt::Debug for ExchangeHandler<R> {
+impl fmt::Debug for Inbound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ExchangeHandler")
-            .field("receiver", &self.receiver)
+        f.debug_struct("Inbound")
             .field("limits", &self.decoder.limits())
             .field("block_size", &self.block_size)
             .field("read_ahead", &self.read_ahead)
-            .field("buffered", &(self.filled - self.pos))
+            .field("buffered", &self.buffered().len())
             .finish_non_exhaustive()
     }
 }
 
-impl<R: Receiver> ExchangeHandler<R> {
-    /// A handler with default [`Limits`], blocks of
-    /// [`DEFAULT_BLOCK_SIZE`](crate::DEFAULT_BLOCK_SIZE), and no read-ahead.
-    pub fn new(receiver: R) -> Self {
-        ExchangeHandler {
-            receiver,
+impl Inbound {
+    pub(crate) fn new(read_ahead: bool, buffered: Vec<u8>) -> Self {
+        Inbound {
             decoder: Decoder::new(),
-            buf: Vec::new(),
-            block_size: DEFAULT_BLOCK_SIZE,
+            filled: buffered.len(),
+            buf: buffered,
             pos: 0,
-            filled: 0,
-            read_ahead: false,
+            window: INITIAL_BUFFER,
+            block_size: DEFAULT_BLOCK_SIZE,
+            read_ahead,
             progress: None,
         }
     }
 
-    /// A handler that starts with `buffered`, bytes already read from
-    /// `receiver` (e.g. the read-ahead of an earlier handler, from
-    /// [`into_parts`](ExchangeHandler::into_parts)).
-    pub fn from_partially_read(receiver: R, buffered: Vec<u8>) -> Self {
-        let mut handler = Self::new(receiver);
-        handler.filled = buffered.len();
-        handler.buf = buffered;
-        handler
-    }
-
-    /// Sets the limits on what the peer may send.
-    pub fn limits(mut self, limits: Limits) -> Self {
+    pub(crate) fn set_limits(&mut self, limits: Limits) {
         self.decoder.set_limits(limits);
-        self
     }
 
-    /// Sets the largest read, in bytes (at least 1; default 256 KiB).
-    pub fn block_size(mut self, block_size: usize) -> Self {
+    pub(crate) fn set_block_size(&mut self, block_size: usize) {
         self.block_size = block_size.max(1);
-        self
+        self.window = INITIAL_BUFFER.min(self.block_size);
     }
 
-    /// Reads whole blocks even past the end of an exchange, keeping the
-    /// extra bytes for the next one. Faster for text; the extra bytes belong
-    /// to this handler (see [`into_parts`](ExchangeHandler::into_parts)).
-    pub fn read_ahead(mut self, read_ahead: bool) -> Self {
+    pub(crate) fn set_read_ahead(&mut self, read_ahead: bool) {
         self.read_ahead = read_ahead;
-        self
     }
 
-    /// Calls `f` as content arrives: once at the start (0 bytes done), after
-    /// every piece, and at the end.
-    pub fn on_progress<F: FnMut(Progress) + Send + 'static>(mut self, f: F) -> Self {
-        self.progress = Some(Box::new(f));
-        self
+    pub(crate) fn set_progress(&mut self, progress: ProgressFn) {
+        self.progress = Some(progress);
     }
 
-    /// The receiver.
-    pub fn get_ref(&self) -> &R {
-        &self.receiver
-    }
-
-    /// The receiver, mutably. Reading from it directly skips any bytes this
-    /// handler has buffered.
-    pub fn get_mut(&mut self) -> &mut R {
-        &mut self.receiver
-    }
-
-    /// The verified CRC-32 of the body of the binary exchange just received
-    /// (`None` after a text exchange or a failed one), until the next call
-    /// of [`receive_and_parse`](ExchangeHandler::receive_and_parse).
-    pub fn checksum(&self) -> Option<u32> {
+    pub(crate) fn checksum(&self) -> Option<u32> {
         self.decoder.checksum()
     }
 
-    /// Bytes read from the receiver but not yet part of an exchange.
-    pub fn buffered(&self) -> &[u8] {
+    pub(crate) fn buffered(&self) -> &[u8] {
         &self.buf[self.pos..self.filled]
     }
 
-    /// The receiver; any buffered bytes are dropped (there are none unless
-    /// [`read_ahead`](ExchangeHandler::read_ahead) is on).
-    pub fn into_inner(self) -> R {
-        self.receiver
-    }
-
-    /// The receiver and the bytes read ahead from it, which come before
-    /// anything still in the receiver.
-    pub fn into_parts(mut self) -> (R, Vec<u8>) {
+    pub(crate) fn into_buffered(mut self) -> Vec<u8> {
         self.buf.truncate(self.filled);
         self.buf.drain(..self.pos);
-        (self.receiver, self.buf)
+        self.buf
     }
 
-    /// Receives one exchange and feeds it to `processor`: Python's
-    /// `receive_and_parse`. Returns what the processor makes of it.
-    ///
-    /// # Errors
-    /// [`Error::UnexpectedEof`] when the stream ends early (before any byte:
-    /// see [`Error::is_clean_close`]), [`Error::LimitExceeded`],
-    /// [`Error::InvalidUtf8`], [`Error::FooterMarker`],
-    /// [`Error::ChecksumMismatch`], [`Error::Io`] for a failed read (a read
-    /// timeout included; `Interrupted` is retried), or the processor's
-    /// error. On error the processor is aborted (the default processor
-    /// deletes its temporary file), and the next call starts a new exchange
-    /// at the current position of the stream.
-    pub fn receive_and_parse<P: DataProcessor + ?Sized>(
+    pub(crate) fn receive_and_parse<R, P>(
         &mut self,
+        receiver: &mut R,
         processor: &mut P,
-    ) -> Result<P::Output> {
+    ) -> Result<P::Output>
+    where
+        R: Receiver + ?Sized,
+        P: DataProcessor + ?Sized,
+    {
         self.decoder.reset();
         let mut started = false;
-        let result = self.run(processor, &mut started);
+        let result = self.run(receiver, processor, &mut started);
         if result.is_err() {
             if started {
                 processor.abort();
             }
             self.decoder.reset();
         }
+        self.settle();
         result
     }
 
-    /// Receives one exchange with a [`MsgDataProcessor`] spooling into the
-    /// system temp dir.
-    ///
-    /// # Errors
-    /// As [`receive_and_parse`](ExchangeHandler::receive_and_parse).
-    pub fn receive_all(&mut self) -> Result<Exchange> {
-        self.receive_and_parse(&mut MsgDataProcessor::new())
+    /// Between exchanges: the next read starts small again, and a grown
+    /// buffer is given back, keeping only what was read ahead, so that an
+    /// idle stream holds at most [`INITIAL_BUFFER`] bytes (or its read-ahead).
+    fn settle(&mut self) {
+        self.window = INITIAL_BUFFER.min(self.block_size);
+        let rest = self.filled - self.pos;
+        if self.buf.len() > INITIAL_BUFFER && rest <= INITIAL_BUFFER {
+            self.buf = self.buf[self.pos..self.filled].to_vec();
+            self.pos = 0;
+            self.filled = rest;
+        }
     }
 
-    fn fill(&mut self) -> Result<()> {
-        let want = if self.read_ahead {
+    fn fill<R: Receiver + ?Sized>(&mut self, receiver: &mut R) -> Result<()> {
+        let limit = if self.read_ahead {
             self.block_size
         } else {
             self.block_size.min(self.decoder.exact_read_len())
         };
+        let want = limit.min(self.window);
         if self.buf.len() < want {
             self.buf.resize(want, 0);
         }
         self.pos = 0;
         self.filled = 0;
         let n = loop {
-            match self.receiver.recv(&mut self.buf[..want]) {
+            match receiver.recv(&mut self.buf[..want]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::Io(e)),
@@ -229,18 +167,27 @@ impl<R: Receiver> ExchangeHandler<R> {
                 "receiver reported more bytes than the buffer holds",
             )));
         }
+        if n == want && want == self.window {
+            // The buffer was the limit: the stream has more to give.
+            self.window = self.window.saturating_mul(2).min(self.block_size);
+        }
         self.filled = n;
         Ok(())
     }
 
-    fn run<P: DataProcessor + ?Sized>(
+    fn run<R, P>(
         &mut self,
+        receiver: &mut R,
         processor: &mut P,
         started: &mut bool,
-    ) -> Result<P::Output> {
+    ) -> Result<P::Output>
+    where
+        R: Receiver + ?Sized,
+        P: DataProcessor + ?Sized,
+    {
         loop {
             if self.pos == self.filled {
-                self.fill()?;
+                self.fill(receiver)?;
                 if self.filled == 0 {
                     // Only reached when the decoder was already done.
                     return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
@@ -285,9 +232,170 @@ impl<R: Receiver> ExchangeHandler<R> {
     }
 }
 
+/// Receives exchanges from a [`Receiver`] and hands them to a
+/// [`DataProcessor`]: Python's `ExchangeHandler`, driving a sans-IO
+/// [`Decoder`].
+///
+/// By default it reads no byte past the end of an exchange, so the stream
+/// can be handed on afterwards. Binary sections have known sizes and are
+/// read in blocks; text has no announced length, so it is read **one byte
+/// per `read` call**: on an unbuffered socket a 1 MiB text reply costs a
+/// million system calls. For a stream that carries more than one exchange,
+/// use a [`Connection`](crate::Connection), which reads ahead and keeps what
+/// belongs to the next exchange. With
+/// [`read_ahead`](ExchangeHandler::read_ahead) this handler does the same,
+/// and [`into_parts`](ExchangeHandler::into_parts) gives the extra bytes back.
+///
+/// Buffers grow as data arrives (reads double from 8 KiB while they come
+/// back full, up to the block size) and shrink back after each exchange.
+///
+/// ```
+/// use nvflare_hci::{ExchangeHandler, Exchange, MsgDataProcessor};
+/// let wire: &[u8] = b"first\x04second\x04";
+/// let mut handler = ExchangeHandler::new(wire).read_ahead(true);
+/// let mut processor = MsgDataProcessor::new();
+/// for expected in ["first", "second"] {
+///     match handler.receive_and_parse(&mut processor)? {
+///         Exchange::Text(text) => assert_eq!(text, expected),
+///         other => panic!("unexpected {other:?}"),
+///     }
+/// }
+/// # Ok::<(), nvflare_hci::Error>(())
+/// ```
+pub struct ExchangeHandler<R> {
+    receiver: R,
+    inbound: Inbound,
+}
+
+impl<R: fmt::Debug> fmt::Debug for ExchangeHandler<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExchangeHandler")
+            .field("receiver", &self.receiver)
+            .field("inbound", &self.inbound)
+            .finish()
+    }
+}
+
+impl<R: Receiver> ExchangeHandler<R> {
+    /// A handler with default [`Limits`], blocks of
+    /// [`DEFAULT_BLOCK_SIZE`](crate::DEFAULT_BLOCK_SIZE), and no read-ahead.
+    pub fn new(receiver: R) -> Self {
+        Self::from_partially_read(receiver, Vec::new())
+    }
+
+    /// A handler that starts with `buffered`, bytes already read from
+    /// `receiver` (e.g. the read-ahead of an earlier handler, from
+    /// [`into_parts`](ExchangeHandler::into_parts)).
+    pub fn from_partially_read(receiver: R, buffered: Vec<u8>) -> Self {
+        ExchangeHandler {
+            receiver,
+            inbound: Inbound::new(false, buffered),
+        }
+    }
+
+    /// Sets the limits on what the peer may send.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.inbound.set_limits(limits);
+        self
+    }
+
+    /// Sets the largest read, in bytes (at least 1; default 256 KiB).
+    pub fn block_size(mut self, block_size: usize) -> Self {
+        self.inbound.set_block_size(block_size);
+        self
+    }
+
+    /// Reads whole blocks even past the end of an exchange, keeping the
+    /// extra bytes for the next one. Faster for text; the extra bytes belong
+    /// to this handler (see [`into_parts`](ExchangeHandler::into_parts)).
+    pub fn read_ahead(mut self, read_ahead: bool) -> Self {
+        self.inbound.set_read_ahead(read_ahead);
+        self
+    }
+
+    /// Calls `f` as content arrives: once at the start (0 bytes done), after
+    /// every piece, and at the end.
+    pub fn on_progress<F: FnMut(Progress) + Send + 'static>(mut self, f: F) -> Self {
+        self.inbound.set_progress(Box::new(f));
+        self
+    }
+
+    /// The receiver.
+    pub fn get_ref(&self) -> &R {
+        &self.receiver
+    }
+
+    /// The receiver, mutably. Reading from it directly skips any bytes this
+    /// handler has buffered.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.receiver
+    }
+
+    /// The verified CRC-32 of the body of the binary exchange just received
+    /// (`None` after a text exchange or a failed one), until the next call
+    /// of [`receive_and_parse`](ExchangeHandler::receive_and_parse).
+    pub fn checksum(&self) -> Option<u32> {
+        self.inbound.checksum()
+    }
+
+    /// Bytes read from the receiver but not yet part of an exchange.
+    pub fn buffered(&self) -> &[u8] {
+        self.inbound.buffered()
+    }
+
+    /// The receiver; any buffered bytes are dropped (there are none unless
+    /// [`read_ahead`](ExchangeHandler::read_ahead) is on).
+    pub fn into_inner(self) -> R {
+        self.receiver
+    }
+
+    /// The receiver and the bytes read ahead from it, which come before
+    /// anything still in the receiver.
+    pub fn into_parts(self) -> (R, Vec<u8>) {
+        (self.receiver, self.inbound.into_buffered())
+    }
+
+    /// Receives one exchange and feeds it to `processor`: Python's
+    /// `receive_and_parse`. Returns what the processor makes of it.
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedEof`] when the stream ends early (before any byte:
+    /// see [`Error::is_clean_close`]), [`Error::LimitExceeded`],
+    /// [`Error::InvalidUtf8`], [`Error::FooterMarker`],
+    /// [`Error::ChecksumMismatch`], [`Error::Io`] for a failed read (a read
+    /// timeout included; `Interrupted` is retried), or the processor's
+    /// error. On error the processor is aborted (the default processor
+    /// deletes its temporary file), and the next call starts a new exchange
+    /// at the current position of the stream.
+    pub fn receive_and_parse<P: DataProcessor + ?Sized>(
+        &mut self,
+        processor: &mut P,
+    ) -> Result<P::Output> {
+        self.inbound
+            .receive_and_parse(&mut self.receiver, processor)
+    }
+
+    /// Receives one exchange with a [`MsgDataProcessor`] spooling into the
+    /// system temp dir.
+    ///
+    /// # Errors
+    /// As [`receive_and_parse`](ExchangeHandler::receive_and_parse).
+    pub fn receive_all(&mut self) -> Result<Exchange> {
+        self.receive_and_parse(&mut MsgDataProcessor::new())
+    }
+}
+
 /// Receives one exchange with the default [`MsgDataProcessor`]: Python's
-/// `receive_all`, returning an [`Exchange`] instead of a tuple. Reads no
-/// byte past the end of the exchange.
+/// `receive_all`, returning an [`Exchange`] instead of a tuple.
+///
+/// A one-shot call, for a stream that carries this one exchange or that is
+/// handed on afterwards: it reads no byte past the end of the exchange, so
+/// text is read one byte per `read` call (a 1 MiB text reply on an
+/// unbuffered `TcpStream` is a million system calls; Python's version reads
+/// 1 KiB at a time and drops what follows the text). For replies on a
+/// socket, and for anything that carries more than one exchange, use a
+/// [`Connection`](crate::Connection), which reads in blocks and keeps what
+/// it read ahead; or pass a `BufReader`.
 ///
 /// ```
 /// use nvflare_hci::{receive_all, send_binary_data, Exchange};

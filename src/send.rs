@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::error::{Error, Limit, Result};
 use crate::progress::{Progress, ProgressFn};
+use crate::receive::INITIAL_BUFFER;
 use crate::wire::{
     ContentType, Footer, Header, ALL_END, BINARY_MARKER, DEFAULT_BLOCK_SIZE, FOOTER_LEN,
     HEADER_LEN, LINE_END,
@@ -162,13 +163,248 @@ impl<R: Read> DataGenerator for GenerateDataFromReader<R> {
 /// The smallest block an [`ExchangeSender`] uses: a whole header, or a whole footer.
 const MIN_BLOCK: usize = 1 + HEADER_LEN;
 
+/// The sending state, without the sink: the block buffer and the settings.
+/// [`ExchangeSender`] and [`Connection`](crate::Connection) each own one
+/// beside their stream.
+pub(crate) struct Outbound {
+    block_size: usize,
+    buf: Vec<u8>,
+    fill: usize,
+    progress: Option<ProgressFn>,
+}
+
+impl fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outbound")
+            .field("block_size", &self.block_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Outbound {
+    pub(crate) fn new() -> Self {
+        Outbound {
+            block_size: DEFAULT_BLOCK_SIZE,
+            buf: Vec::new(),
+            fill: 0,
+            progress: None,
+        }
+    }
+
+    pub(crate) fn set_block_size(&mut self, block_size: usize) {
+        self.block_size = block_size.max(MIN_BLOCK);
+        self.buf = Vec::new();
+    }
+
+    pub(crate) fn set_progress(&mut self, progress: ProgressFn) {
+        self.progress = Some(progress);
+    }
+
+    // The exchanges, as documented on `ExchangeSender`. Each gives a grown
+    // buffer back when it ends, however it ends.
+
+    pub(crate) fn send_binary_data<S: Sender + ?Sized, G: DataGenerator>(
+        &mut self,
+        sender: &mut S,
+        generator: G,
+        meta: &str,
+    ) -> Result<u64> {
+        let sent = self.binary(sender, generator, meta);
+        self.release();
+        sent
+    }
+
+    pub(crate) fn send_binary_file<S: Sender + ?Sized>(
+        &mut self,
+        sender: &mut S,
+        path: &Path,
+        meta: &str,
+    ) -> Result<u64> {
+        let generator = GenerateDataFromFile::open(path).map_err(Error::Processor)?;
+        self.send_binary_data(sender, generator, meta)
+    }
+
+    pub(crate) fn send_text<S: Sender + ?Sized>(
+        &mut self,
+        sender: &mut S,
+        text: &str,
+    ) -> Result<()> {
+        let sent = self.text(sender, text);
+        self.release();
+        sent
+    }
+
+    pub(crate) fn send_lines<S, I>(&mut self, sender: &mut S, lines: I) -> Result<()>
+    where
+        S: Sender + ?Sized,
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let sent = self.lines(sender, lines);
+        self.release();
+        sent
+    }
+
+    /// After an exchange: a buffer grown past [`INITIAL_BUFFER`] is freed,
+    /// so that an idle stream does not hold a whole block.
+    fn release(&mut self) {
+        self.fill = 0;
+        if self.buf.len() > INITIAL_BUFFER {
+            self.buf = Vec::new();
+        }
+    }
+
+    fn binary<S: Sender + ?Sized, G: DataGenerator>(
+        &mut self,
+        sender: &mut S,
+        mut generator: G,
+        meta: &str,
+    ) -> Result<u64> {
+        let declared = generator.data_size();
+        let meta_size = u32::try_from(meta.len()).map_err(|_| Error::LimitExceeded {
+            what: Limit::MetaSize,
+            size: meta.len() as u64,
+            max: u32::MAX.into(),
+        })?;
+        let wire_len = (1 + HEADER_LEN + FOOTER_LEN) as u64 + u64::from(meta_size);
+        self.begin(wire_len.saturating_add(declared));
+        let header = Header {
+            meta_size,
+            body_size: declared,
+        };
+        self.put(sender, &[BINARY_MARKER])?;
+        self.put(sender, &header.encode())?;
+        self.put(sender, meta.as_bytes())?;
+        self.report(ContentType::Binary, 0, Some(declared));
+
+        let mut crc = crc32fast::Hasher::new();
+        let mut sent: u64 = 0;
+        while sent < declared {
+            if self.fill == self.buf.len() {
+                self.write_block(sender)?;
+            }
+            let room = self.buf.len() - self.fill;
+            let want = usize::try_from(declared - sent).map_or(room, |left| left.min(room));
+            let slot = &mut self.buf[self.fill..self.fill + want];
+            let n = generate(&mut generator, slot)?;
+            if n == 0 {
+                return Err(Error::BodySizeMismatch {
+                    declared,
+                    generated: sent,
+                });
+            }
+            crc.update(&slot[..n]);
+            self.fill += n;
+            sent += n as u64;
+            if self.fill == self.buf.len() || sent == declared {
+                self.report(ContentType::Binary, sent, Some(declared));
+            }
+        }
+        let mut probe = [0u8; 1];
+        if generate(&mut generator, &mut probe)? != 0 {
+            return Err(Error::BodySizeMismatch {
+                declared,
+                generated: declared + 1,
+            });
+        }
+        self.put(sender, &Footer::for_checksum(crc.finalize()).encode())?;
+        self.finish(sender)?;
+        Ok(sent)
+    }
+
+    fn text<S: Sender + ?Sized>(&mut self, sender: &mut S, text: &str) -> Result<()> {
+        check_text(text.as_bytes(), true, false)?;
+        let total = text.len() as u64;
+        self.begin(total + 1);
+        self.report(ContentType::Text, 0, Some(total));
+        self.put(sender, text.as_bytes())?;
+        self.put(sender, &[ALL_END])?;
+        self.finish(sender)?;
+        self.report(ContentType::Text, total, Some(total));
+        Ok(())
+    }
+
+    fn lines<S: Sender + ?Sized, I>(&mut self, sender: &mut S, lines: I) -> Result<()>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let lines: Vec<I::Item> = lines.into_iter().collect();
+        let mut total = 0u64;
+        for (i, line) in lines.iter().enumerate() {
+            check_text(line.as_ref().as_bytes(), i == 0, true)?;
+            total += line.as_ref().len() as u64 + u64::from(i > 0);
+        }
+        self.begin(total + 1);
+        self.report(ContentType::Text, 0, Some(total));
+        for (i, line) in lines.iter().enumerate() {
+            if i > 0 {
+                self.put(sender, &[LINE_END])?;
+            }
+            self.put(sender, line.as_ref().as_bytes())?;
+        }
+        self.put(sender, &[ALL_END])?;
+        self.finish(sender)?;
+        self.report(ContentType::Text, total, Some(total));
+        Ok(())
+    }
+
+    /// Readies the block buffer for an exchange of `total` bytes on the wire.
+    fn begin(&mut self, total: u64) {
+        let want = usize::try_from(total).map_or(self.block_size, |t| t.min(self.block_size));
+        if self.buf.len() < want {
+            self.buf = vec![0; want];
+        }
+        self.fill = 0;
+    }
+
+    /// Appends to the block, writing each block as it fills.
+    fn put<S: Sender + ?Sized>(&mut self, sender: &mut S, mut data: &[u8]) -> Result<()> {
+        while !data.is_empty() {
+            if self.fill == self.buf.len() {
+                self.write_block(sender)?;
+            }
+            let n = (self.buf.len() - self.fill).min(data.len());
+            self.buf[self.fill..self.fill + n].copy_from_slice(&data[..n]);
+            self.fill += n;
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    fn write_block<S: Sender + ?Sized>(&mut self, sender: &mut S) -> Result<()> {
+        let fill = std::mem::replace(&mut self.fill, 0);
+        sender.sendall(&self.buf[..fill])?;
+        Ok(())
+    }
+
+    fn finish<S: Sender + ?Sized>(&mut self, sender: &mut S) -> Result<()> {
+        if self.fill > 0 {
+            self.write_block(sender)?;
+        }
+        sender.end_exchange()?;
+        Ok(())
+    }
+
+    fn report(&mut self, content_type: ContentType, done: u64, total: Option<u64>) {
+        if let Some(f) = self.progress.as_mut() {
+            f(Progress {
+                content_type,
+                done,
+                total,
+            });
+        }
+    }
+}
+
 /// Sends exchanges to a [`Sender`], writing whole blocks.
 ///
 /// Marker, header, meta, the body and the footer go through one buffer of
 /// [`block_size`](ExchangeSender::block_size) bytes (default 256 KiB): an
 /// exchange that fits is one write (no Nagle stall on a reused
 /// connection), a larger one is a write per block. The body is never sent
-/// past its declared size.
+/// past its declared size. The buffer is sized for each exchange and given
+/// back after it, when larger than 8 KiB.
 ///
 /// ```
 /// use nvflare_hci::{ExchangeSender, receive_all};
@@ -182,18 +418,15 @@ const MIN_BLOCK: usize = 1 + HEADER_LEN;
 /// ```
 pub struct ExchangeSender<S> {
     sender: S,
-    block_size: usize,
-    buf: Vec<u8>,
-    fill: usize,
-    progress: Option<ProgressFn>,
+    outbound: Outbound,
 }
 
 impl<S: fmt::Debug> fmt::Debug for ExchangeSender<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ExchangeSender")
             .field("sender", &self.sender)
-            .field("block_size", &self.block_size)
-            .finish_non_exhaustive()
+            .field("outbound", &self.outbound)
+            .finish()
     }
 }
 
@@ -202,24 +435,20 @@ impl<S: Sender> ExchangeSender<S> {
     pub fn new(sender: S) -> Self {
         ExchangeSender {
             sender,
-            block_size: DEFAULT_BLOCK_SIZE,
-            buf: Vec::new(),
-            fill: 0,
-            progress: None,
+            outbound: Outbound::new(),
         }
     }
 
     /// Sets the size of each write (at least 13 bytes; default 256 KiB).
     pub fn block_size(mut self, block_size: usize) -> Self {
-        self.block_size = block_size.max(MIN_BLOCK);
-        self.buf = Vec::new();
+        self.outbound.set_block_size(block_size);
         self
     }
 
     /// Calls `f` as body or text bytes are sent: once at the start, after
     /// each block and at the end.
     pub fn on_progress<F: FnMut(Progress) + Send + 'static>(mut self, f: F) -> Self {
-        self.progress = Some(Box::new(f));
+        self.outbound.set_progress(Box::new(f));
         self
     }
 
@@ -250,61 +479,9 @@ impl<S: Sender> ExchangeSender<S> {
     /// [`Error::BodySizeMismatch`], [`Error::LimitExceeded`] for a meta over
     /// 4 GiB, [`Error::Processor`] when the generator fails, [`Error::Io`]
     /// when sending fails.
-    pub fn send_binary_data<G: DataGenerator>(
-        &mut self,
-        mut generator: G,
-        meta: &str,
-    ) -> Result<u64> {
-        let declared = generator.data_size();
-        let meta_size = u32::try_from(meta.len()).map_err(|_| Error::LimitExceeded {
-            what: Limit::MetaSize,
-            size: meta.len() as u64,
-            max: u32::MAX.into(),
-        })?;
-        let wire_len = (1 + HEADER_LEN + FOOTER_LEN) as u64 + u64::from(meta_size);
-        self.begin(wire_len.saturating_add(declared));
-        let header = Header {
-            meta_size,
-            body_size: declared,
-        };
-        self.put(&[BINARY_MARKER])?;
-        self.put(&header.encode())?;
-        self.put(meta.as_bytes())?;
-        self.report(ContentType::Binary, 0, Some(declared));
-
-        let mut crc = crc32fast::Hasher::new();
-        let mut sent: u64 = 0;
-        while sent < declared {
-            if self.fill == self.buf.len() {
-                self.write_block()?;
-            }
-            let room = self.buf.len() - self.fill;
-            let want = usize::try_from(declared - sent).map_or(room, |left| left.min(room));
-            let slot = &mut self.buf[self.fill..self.fill + want];
-            let n = generate(&mut generator, slot)?;
-            if n == 0 {
-                return Err(Error::BodySizeMismatch {
-                    declared,
-                    generated: sent,
-                });
-            }
-            crc.update(&slot[..n]);
-            self.fill += n;
-            sent += n as u64;
-            if self.fill == self.buf.len() || sent == declared {
-                self.report(ContentType::Binary, sent, Some(declared));
-            }
-        }
-        let mut probe = [0u8; 1];
-        if generate(&mut generator, &mut probe)? != 0 {
-            return Err(Error::BodySizeMismatch {
-                declared,
-                generated: declared + 1,
-            });
-        }
-        self.put(&Footer::for_checksum(crc.finalize()).encode())?;
-        self.finish()?;
-        Ok(sent)
+    pub fn send_binary_data<G: DataGenerator>(&mut self, generator: G, meta: &str) -> Result<u64> {
+        self.outbound
+            .send_binary_data(&mut self.sender, generator, meta)
     }
 
     /// Sends the file at `path` as the body of a binary exchange: Python's
@@ -314,8 +491,8 @@ impl<S: Sender> ExchangeSender<S> {
     /// [`Error::Processor`] when the file cannot be opened or read, and as
     /// [`send_binary_data`](ExchangeSender::send_binary_data).
     pub fn send_binary_file<P: AsRef<Path>>(&mut self, path: P, meta: &str) -> Result<u64> {
-        let generator = GenerateDataFromFile::open(path).map_err(Error::Processor)?;
-        self.send_binary_data(generator, meta)
+        self.outbound
+            .send_binary_file(&mut self.sender, path.as_ref(), meta)
     }
 
     /// Sends `text` followed by `ALL_END` as a text exchange. `text` may hold
@@ -325,15 +502,7 @@ impl<S: Sender> ExchangeSender<S> {
     /// [`Error::InvalidText`] if `text` holds `ALL_END` or starts with the
     /// binary marker (`0x01`), [`Error::Io`] when sending fails.
     pub fn send_text(&mut self, text: &str) -> Result<()> {
-        check_text(text.as_bytes(), true, false)?;
-        let total = text.len() as u64;
-        self.begin(total + 1);
-        self.report(ContentType::Text, 0, Some(total));
-        self.put(text.as_bytes())?;
-        self.put(&[ALL_END])?;
-        self.finish()?;
-        self.report(ContentType::Text, total, Some(total));
-        Ok(())
+        self.outbound.send_text(&mut self.sender, text)
     }
 
     /// Sends lines as NVFlare's admin server does: each line but the last
@@ -348,71 +517,7 @@ impl<S: Sender> ExchangeSender<S> {
         I: IntoIterator,
         I::Item: AsRef<str>,
     {
-        let lines: Vec<I::Item> = lines.into_iter().collect();
-        let mut total = 0u64;
-        for (i, line) in lines.iter().enumerate() {
-            check_text(line.as_ref().as_bytes(), i == 0, true)?;
-            total += line.as_ref().len() as u64 + u64::from(i > 0);
-        }
-        self.begin(total + 1);
-        self.report(ContentType::Text, 0, Some(total));
-        for (i, line) in lines.iter().enumerate() {
-            if i > 0 {
-                self.put(&[LINE_END])?;
-            }
-            self.put(line.as_ref().as_bytes())?;
-        }
-        self.put(&[ALL_END])?;
-        self.finish()?;
-        self.report(ContentType::Text, total, Some(total));
-        Ok(())
-    }
-
-    /// Readies the block buffer for an exchange of `total` bytes on the wire.
-    fn begin(&mut self, total: u64) {
-        let want = usize::try_from(total).map_or(self.block_size, |t| t.min(self.block_size));
-        if self.buf.len() < want {
-            self.buf = vec![0; want];
-        }
-        self.fill = 0;
-    }
-
-    /// Appends to the block, writing each block as it fills.
-    fn put(&mut self, mut data: &[u8]) -> Result<()> {
-        while !data.is_empty() {
-            if self.fill == self.buf.len() {
-                self.write_block()?;
-            }
-            let n = (self.buf.len() - self.fill).min(data.len());
-            self.buf[self.fill..self.fill + n].copy_from_slice(&data[..n]);
-            self.fill += n;
-            data = &data[n..];
-        }
-        Ok(())
-    }
-
-    fn write_block(&mut self) -> Result<()> {
-        let fill = std::mem::replace(&mut self.fill, 0);
-        self.sender.sendall(&self.buf[..fill])?;
-        Ok(())
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        if self.fill > 0 {
-            self.write_block()?;
-        }
-        self.sender.end_exchange()?;
-        Ok(())
-    }
-
-    fn report(&mut self, content_type: ContentType, done: u64, total: Option<u64>) {
-        if let Some(f) = self.progress.as_mut() {
-            f(Progress {
-                content_type,
-                done,
-                total,
-            });
-        }
+        self.outbound.send_lines(&mut self.sender, lines)
     }
 }
 

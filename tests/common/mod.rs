@@ -9,6 +9,7 @@ use std::path::Path;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 pub mod python;
+pub mod tls;
 
 /// Encodes a binary exchange by hand, straight from the wire format, so that
 /// the crate's encoder is checked against something it does not share code with.
@@ -236,5 +237,38 @@ impl nvflare_hci::DataGenerator for RandomBody {
         self.hash.update(&buf[..n]);
         self.left -= n as u64;
         Ok(n)
+    }
+}
+
+/// An in-memory stream for a `Connection`: reads from `input`, writes to
+/// `output`.
+pub struct Duplex<R> {
+    pub input: R,
+    pub output: Vec<u8>,
+}
+
+impl<R> Duplex<R> {
+    pub fn new(input: R) -> Self {
+        Duplex {
+            input,
+            output: Vec::new(),
+        }
+    }
+}
+
+impl<R: Read> Read for Duplex<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.input.read(buf)
+    }
+}
+
+impl<R> Write for Duplex<R> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.output.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }

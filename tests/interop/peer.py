@@ -161,12 +161,67 @@ def cmd_tcp_recv(port, max_split):
     return got
 
 
+def _tls_context(certs, server):
+    """An ssl context from the PEM files in CERTS: mutual TLS, the peer's
+    chain checked against ca.pem (and, for a client, the name localhost)."""
+    import ssl
+
+    if server:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(certs, "server.pem"), os.path.join(certs, "server.key"))
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(os.path.join(certs, "ca.pem"))
+    else:
+        ctx = ssl.create_default_context(cafile=os.path.join(certs, "ca.pem"))
+        ctx.load_cert_chain(os.path.join(certs, "client.pem"), os.path.join(certs, "client.key"))
+    return ctx
+
+
+def _session_socket(role, where, certs):
+    """`connect PORT` or `listen PORTFILE`, plain (CERTS '-') or TLS."""
+    if role == "connect":
+        sock = socket.create_connection(("127.0.0.1", int(where)), timeout=TIMEOUT)
+        if certs != "-":
+            sock = _tls_context(certs, False).wrap_socket(sock, server_hostname="localhost")
+        return sock
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(TIMEOUT)
+        tmp = where + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(str(server.getsockname()[1]))
+        os.replace(tmp, where)
+        sock, _ = server.accept()
+    sock.settimeout(TIMEOUT)
+    if certs != "-":
+        sock = _tls_context(certs, True).wrap_socket(sock, server_side=True)
+    return sock
+
+
+def cmd_session(role, where, certs, body_path, rounds):
+    """Several exchanges on one connection, NVFlare's module on this side:
+    each round sends a text request (sendall, as NVFlare's server writes
+    text) and a binary one (send_binary_file), and receives the replies with
+    receive_all. Python sends first and waits for each reply, since its
+    receive_all drops what follows a text in the same read."""
+    replies = []
+    with _session_socket(role, where, certs) as sock:
+        for i in range(int(rounds)):
+            sock.sendall(f"round {i}\x03中文 ✓\x04".encode("utf-8"))
+            replies.append(describe(bp.receive_all(sock)))
+            sent = bp.send_binary_file(sock, body_path, json.dumps({"round": i}))
+            reply = describe(bp.receive_all(sock))
+            reply["sent"] = sent
+            replies.append(reply)
+    return {"replies": replies}
+
+
 COMMANDS = {
     "encode-file": cmd_encode_file,
     "encode-data": cmd_encode_data,
     "decode": cmd_decode,
     "tcp-send-file": cmd_tcp_send_file,
     "tcp-recv": cmd_tcp_recv,
+    "session": cmd_session,
 }
 
 

@@ -1,0 +1,176 @@
+//! `Connection`: several exchanges of each kind on one stream, in both
+//! directions; exchanges that arrive in one write; the read-ahead handed
+//! back exactly.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use common::{binary_wire, random_bytes, Duplex, SplitReader};
+use nvflare_hci::{Connection, Exchange, MsgDataProcessor};
+
+const SIZES: [usize; 6] = [0, 1, 1023, 8 * 1024 + 1, 300_000, 3 << 20];
+
+fn tcp_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    for s in [&client, &server] {
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(60))).unwrap();
+    }
+    (client, server)
+}
+
+fn read_body(exchange: Exchange) -> (String, Vec<u8>) {
+    let (meta, mut body) = exchange.into_binary().expect("a binary exchange");
+    let mut data = Vec::new();
+    body.read_to_end(&mut data).unwrap();
+    (meta, data)
+}
+
+/// Answers every request on one connection: a text gets two lines back, a
+/// body comes back whole; then it sends one text and one body unasked.
+fn echo_server(stream: TcpStream, requests: usize) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut conn = Connection::new(stream);
+        for _ in 0..requests {
+            match conn.receive().unwrap() {
+                Exchange::Text(text) => conn.send_lines([format!("got {text}"), "中文".into()]),
+                Exchange::Binary { meta, mut body } => {
+                    let len = body.len();
+                    let sent = conn
+                        .send_binary_data(
+                            nvflare_hci::GenerateDataFromReader::new(&mut body, len),
+                            &format!("echo {meta}"),
+                        )
+                        .unwrap();
+                    assert_eq!(sent, len);
+                    Ok(())
+                }
+            }
+            .unwrap();
+        }
+        conn.send_text("bye").unwrap();
+        conn.send_binary_data(&b"last"[..], "unasked").unwrap();
+    })
+}
+
+#[test]
+fn back_to_back_exchanges_both_ways() {
+    let (client, server) = tcp_pair();
+    let server = echo_server(server, 2 * SIZES.len());
+    let mut conn = Connection::new(client);
+    for (i, &size) in SIZES.iter().enumerate() {
+        conn.send_lines([format!("cmd {i}"), "arg".into()]).unwrap();
+        assert_eq!(
+            conn.receive().unwrap().as_text(),
+            Some(format!("got cmd {i}arg中文").as_str())
+        );
+        let body = random_bytes(size, i as u64);
+        conn.send_binary_data(&body[..], &format!("m{i}")).unwrap();
+        let (meta, data) = read_body(conn.receive().unwrap());
+        assert_eq!(meta, format!("echo m{i}"));
+        assert!(data == body, "body {i} of {size} bytes");
+    }
+    assert_eq!(conn.receive().unwrap().as_text(), Some("bye"));
+    assert_eq!(
+        read_body(conn.receive().unwrap()),
+        ("unasked".into(), b"last".to_vec())
+    );
+    server.join().unwrap();
+    let err = conn.receive().unwrap_err();
+    assert!(err.is_clean_close(), "{err:?}");
+    assert!(conn.buffered().is_empty());
+}
+
+fn three_exchanges() -> (Vec<u8>, Vec<u8>) {
+    let body = random_bytes(100_000, 9);
+    let mut wire = b"first \x03line\x04".to_vec();
+    wire.extend(binary_wire("中文 meta".as_bytes(), &body));
+    wire.extend(b"\x04"); // the empty text
+    (wire, body)
+}
+
+fn check_three(conn: &mut Connection<impl Read + Write>, body: &[u8]) {
+    assert_eq!(conn.receive().unwrap().as_text(), Some("first line"));
+    let (meta, data) = read_body(conn.receive().unwrap());
+    assert_eq!(meta, "中文 meta");
+    assert!(data == body);
+    assert_eq!(conn.receive().unwrap().as_text(), Some(""));
+    assert!(conn.receive().unwrap_err().is_clean_close());
+}
+
+#[test]
+fn three_exchanges_in_one_write_are_received_one_by_one() {
+    let (wire, body) = three_exchanges();
+    let (mut client, server) = tcp_pair();
+    client.write_all(&wire).unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    check_three(&mut Connection::new(server), &body);
+    // The same bytes in memory, read in every kind of piece.
+    for (max, seed) in [(1, 1), (7, 2), (4096, 3), (usize::MAX, 4)] {
+        let reader = SplitReader::new(&wire[..], max, seed);
+        check_three(&mut Connection::new(Duplex::new(reader)), &body);
+    }
+}
+
+#[test]
+fn into_parts_hands_back_exactly_the_surplus() {
+    let (wire, body) = three_exchanges();
+    let first = b"first \x03line\x04".len();
+    for (max, seed) in [(1, 1), (5, 2), (64, 3), (20_000, 4), (usize::MAX, 5)] {
+        for block in [1, 13, 4096, 1 << 20] {
+            let reader = SplitReader::new(&wire[..], max, seed);
+            let mut conn = Connection::new(Duplex::new(reader)).receive_block_size(block);
+            assert_eq!(conn.receive().unwrap().as_text(), Some("first line"));
+            let buffered = conn.buffered().to_vec();
+            let (stream, surplus) = conn.into_parts();
+            assert_eq!(surplus, buffered);
+            assert!(surplus.len() <= block, "read past a block");
+            let consumed = stream.input.given as usize;
+            assert_eq!(consumed - surplus.len(), first, "max {max} block {block}");
+            // The surplus, then the rest of the stream: exactly what followed.
+            let mut rest = surplus.clone();
+            rest.extend_from_slice(&wire[consumed..]);
+            assert_eq!(rest, &wire[first..]);
+            // A new connection picks up where the old one stopped.
+            let mut next = Connection::from_partially_read(stream, surplus);
+            let (meta, data) = read_body(next.receive().unwrap());
+            assert_eq!(meta, "中文 meta");
+            assert!(data == body);
+        }
+    }
+}
+
+#[test]
+fn a_connection_over_a_shared_reference_and_its_parts() {
+    let (client, server) = tcp_pair();
+    let mut conn = Connection::new(&client);
+    let mut far = Connection::new(&server).block_size(64);
+    conn.send_text("over &TcpStream").unwrap();
+    assert_eq!(far.receive().unwrap().as_text(), Some("over &TcpStream"));
+    far.send_binary_file(file_with(b"file body").path(), "f")
+        .unwrap();
+    assert_eq!(
+        read_body(conn.receive().unwrap()),
+        ("f".into(), b"file body".to_vec())
+    );
+    conn.get_ref().peer_addr().unwrap();
+    far.get_mut().set_nodelay(true).unwrap();
+    let mut text = MsgDataProcessor::new().keep_line_ends(true);
+    conn.send_lines(["a", "b"]).unwrap();
+    assert_eq!(
+        far.receive_and_parse(&mut text).unwrap().as_text(),
+        Some("a\x03b")
+    );
+}
+
+fn file_with(data: &[u8]) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(data).unwrap();
+    f
+}
