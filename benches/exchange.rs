@@ -7,6 +7,13 @@
 //! - `small_exchange`: a 100-byte-meta, 1 KiB upload and its text reply, on
 //!   fresh and reused connections, with and without `TCP_NODELAY`, against a
 //!   raw request/response of the same sizes.
+//! - `text`: a text reply of 10 KiB and 1 MiB (a `LINE_END` every 100
+//!   bytes) received with a `Connection`: in memory, against the `memchr`
+//!   crate finding the end and the line ends plus the copy and the UTF-8
+//!   check that give the same `String`; over loopback on a fresh connection,
+//!   against a raw read of the same bytes, and beside exact-mode
+//!   `receive_all(&TcpStream)`. NVFlare's Python `receive_all` on the same
+//!   sender is measured by `benches/python_text.sh`.
 //!
 //! `cargo bench` runs all; `cargo bench -- encode` one group.
 
@@ -17,8 +24,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use nvflare_hci::{
-    ContentType, DataProcessor, Error, ExchangeHandler, ExchangeSender, MsgDataProcessor, Start,
-    DEFAULT_BLOCK_SIZE,
+    receive_all, Connection, ContentType, DataProcessor, Decoder, End, Error, Event,
+    ExchangeHandler, ExchangeSender, MsgDataProcessor, Start, ALL_END, DEFAULT_BLOCK_SIZE,
+    LINE_END,
 };
 
 /// Discards content; counts it so that nothing is optimised away.
@@ -34,7 +42,7 @@ impl DataProcessor for Discard {
         self.0 += data.len() as u64;
         Ok(())
     }
-    fn finalize(&mut self) -> Result<u64, Error> {
+    fn finalize(&mut self, _: &End) -> Result<u64, Error> {
         Ok(self.0)
     }
 }
@@ -295,12 +303,10 @@ fn small_exchange(c: &mut Criterion) {
             s
         };
         g.bench_function(BenchmarkId::new("crate_reused", tag), |b| {
-            let sock = connect(crate_addr);
-            let mut sender = ExchangeSender::new(&sock);
-            let mut handler = ExchangeHandler::new(&sock).read_ahead(true);
+            let mut conn = Connection::new(connect(crate_addr));
             b.iter(|| {
-                sender.send_binary_data(&payload[..], &meta).unwrap();
-                black_box(handler.receive_and_parse(&mut p).unwrap())
+                conn.send_binary_data(&payload[..], &meta).unwrap();
+                black_box(conn.receive_and_parse(&mut p).unwrap())
             })
         });
         g.bench_function(BenchmarkId::new("raw_reused", tag), |b| {
@@ -333,13 +339,9 @@ fn small_exchange(c: &mut Criterion) {
         });
         g.bench_function(BenchmarkId::new("crate_fresh", tag), |b| {
             b.iter(|| {
-                let sock = connect(crate_addr);
-                nvflare_hci::send_binary_data(&sock, &payload[..], &meta).unwrap();
-                // One exchange per connection, as NVFlare's admin channel:
-                // nothing follows the reply, so the handler may read ahead
-                // (the default, exact mode reads text a byte at a time).
-                let mut handler = ExchangeHandler::new(&sock).read_ahead(true);
-                black_box(handler.receive_and_parse(&mut p).unwrap())
+                let mut conn = Connection::new(connect(crate_addr));
+                conn.send_binary_data(&payload[..], &meta).unwrap();
+                black_box(conn.receive_and_parse(&mut p).unwrap())
             })
         });
         g.bench_function(BenchmarkId::new("raw_fresh", tag), |b| {
@@ -355,5 +357,135 @@ fn small_exchange(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, encode, decode, loopback, small_exchange);
+/// A text reply of `len` bytes before its `ALL_END`, a `LINE_END` every 100
+/// bytes, as NVFlare's server sends lines.
+pub fn text_reply(len: usize) -> Vec<u8> {
+    let mut v: Vec<u8> = (0..len)
+        .map(|i| {
+            if i % 100 == 99 {
+                LINE_END
+            } else {
+                b'a' + (i % 26) as u8
+            }
+        })
+        .collect();
+    v.push(ALL_END);
+    v
+}
+
+/// Bytes to read, nowhere to write: an in-memory stream for a `Connection`.
+struct Incoming<'a>(&'a [u8]);
+
+impl Read for Incoming<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for Incoming<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Serves `reply` in one write to every connection, then closes it.
+fn text_server(reply: Vec<u8>) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for sock in listener.incoming() {
+            let _ = sock.unwrap().write_all(&reply);
+        }
+    });
+    addr
+}
+
+fn text(c: &mut Criterion) {
+    let mut g = c.benchmark_group("text");
+    for (len, name) in [(10 << 10, "10KiB"), (1 << 20, "1MiB")] {
+        let wire = text_reply(len);
+        let lines = len - len / 100;
+        g.throughput(Throughput::Bytes(len as u64));
+        g.measurement_time(Duration::from_secs(4));
+        g.bench_function(BenchmarkId::new("connection_in_memory", name), |b| {
+            b.iter(|| {
+                let text = Connection::new(Incoming(&wire)).receive().unwrap();
+                assert_eq!(text.as_text().map(str::len), Some(lines));
+                black_box(text)
+            })
+        });
+        // The decode alone: the sans-IO decoder and the default processor
+        // on the bytes in memory, without a reader's copy into a buffer.
+        g.bench_function(BenchmarkId::new("decoder_in_memory", name), |b| {
+            b.iter(|| {
+                let mut decoder = Decoder::new();
+                let mut processor = MsgDataProcessor::new();
+                let mut input = &wire[..];
+                let text = loop {
+                    let (used, event) = decoder.decode(input).unwrap();
+                    match event {
+                        Some(Event::Start(start)) => processor.start(&start).unwrap(),
+                        Some(Event::Data(data)) => {
+                            processor.process(data, ContentType::Text).unwrap()
+                        }
+                        Some(Event::End) => break processor.finalize(&End::text()).unwrap(),
+                        None => unreachable!("the whole text is given"),
+                    }
+                    input = &input[used..];
+                };
+                assert_eq!(text.as_text().map(str::len), Some(lines));
+                black_box(text)
+            })
+        });
+        g.bench_function(BenchmarkId::new("baseline_memchr_copy_utf8", name), |b| {
+            b.iter(|| {
+                let end = memchr::memchr(ALL_END, &wire).unwrap();
+                let mut out = Vec::with_capacity(end);
+                let mut from = 0;
+                for at in memchr::memchr_iter(LINE_END, &wire[..end]) {
+                    out.extend_from_slice(&wire[from..at]);
+                    from = at + 1;
+                }
+                out.extend_from_slice(&wire[from..end]);
+                let text = String::from_utf8(out).unwrap();
+                assert_eq!(text.len(), lines);
+                black_box(text)
+            })
+        });
+
+        let addr = text_server(wire.clone());
+        g.bench_function(BenchmarkId::new("connection_loopback_fresh", name), |b| {
+            b.iter(|| {
+                let mut conn = Connection::new(TcpStream::connect(addr).unwrap());
+                black_box(conn.receive().unwrap())
+            })
+        });
+        g.bench_function(BenchmarkId::new("baseline_raw_loopback_fresh", name), |b| {
+            let mut buf = Vec::with_capacity(wire.len());
+            b.iter(|| {
+                buf.clear();
+                TcpStream::connect(addr)
+                    .unwrap()
+                    .read_to_end(&mut buf)
+                    .unwrap();
+                assert_eq!(buf.len(), wire.len());
+                black_box(buf.len())
+            })
+        });
+        // Exact mode on an unbuffered socket: a read per byte of text.
+        if len > 64 << 10 {
+            g.sample_size(10);
+        }
+        g.bench_function(BenchmarkId::new("receive_all_exact_fresh", name), |b| {
+            b.iter(|| black_box(receive_all(&TcpStream::connect(addr).unwrap()).unwrap()))
+        });
+        g.sample_size(100);
+    }
+    g.finish();
+}
+
+criterion_group!(benches, encode, decode, loopback, small_exchange, text);
 criterion_main!(benches);

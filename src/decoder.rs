@@ -131,6 +131,33 @@ impl<'a> Start<'a> {
     }
 }
 
+/// What is known once an exchange is complete, handed to
+/// [`DataProcessor::finalize`](crate::DataProcessor::finalize).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct End {
+    checksum: Option<u32>,
+}
+
+impl End {
+    /// The end of a text exchange.
+    pub const fn text() -> End {
+        End { checksum: None }
+    }
+
+    /// The end of a binary exchange whose body has this verified CRC-32.
+    pub const fn binary(checksum: u32) -> End {
+        End {
+            checksum: Some(checksum),
+        }
+    }
+
+    /// The CRC-32 of a binary exchange's body, verified against its footer;
+    /// `None` for text.
+    pub fn checksum(&self) -> Option<u32> {
+        self.checksum
+    }
+}
+
 /// What the decoder found in the bytes it was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event<'a> {

@@ -46,7 +46,7 @@
 //! # Advanced: limits, progress, your own processor
 //!
 //! ```
-//! use nvflare_hci::{ContentType, DataProcessor, Error, ExchangeHandler, ExchangeSender,
+//! use nvflare_hci::{ContentType, DataProcessor, End, Error, ExchangeHandler, ExchangeSender,
 //!                   Limits, Start};
 //!
 //! /// Counts body bytes instead of storing them.
@@ -59,7 +59,7 @@
 //!         self.0 += data.len() as u64;
 //!         Ok(())
 //!     }
-//!     fn finalize(&mut self) -> Result<u64, Error> { Ok(self.0) }
+//!     fn finalize(&mut self, _: &End) -> Result<u64, Error> { Ok(self.0) }
 //! }
 //!
 //! let body = vec![7u8; 100_000];
@@ -109,7 +109,7 @@ mod send;
 mod wire;
 
 pub use connection::Connection;
-pub use decoder::{Decoder, Event, Limits, Start};
+pub use decoder::{Decoder, End, Event, Limits, Start};
 pub use error::{Error, Limit, Result, Section};
 pub use processor::{BodyFile, BodyPersistError, DataProcessor, Exchange, MsgDataProcessor};
 pub use progress::Progress;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use crate::decoder::Start;
+use crate::decoder::{End, Start};
 use crate::error::{Error, Result, Section};
 use crate::wire::{find_byte, ContentType, LINE_END};
 
@@ -42,12 +42,12 @@ pub trait DataProcessor {
     fn process(&mut self, data: &[u8], content_type: ContentType) -> Result<()>;
 
     /// Called once the exchange is complete (for binary, after its footer
-    /// verified).
+    /// verified): `end` holds the body's verified CRC-32.
     ///
     /// # Errors
     /// Any; the exchange fails with it, and [`abort`](DataProcessor::abort)
     /// is called.
-    fn finalize(&mut self) -> Result<Self::Output>;
+    fn finalize(&mut self, end: &End) -> Result<Self::Output>;
 
     /// Called when the exchange failed at any point after
     /// [`start`](DataProcessor::start) was called (including when `start` or
@@ -67,8 +67,8 @@ impl<P: DataProcessor + ?Sized> DataProcessor for &mut P {
         (**self).process(data, content_type)
     }
 
-    fn finalize(&mut self) -> Result<Self::Output> {
-        (**self).finalize()
+    fn finalize(&mut self, end: &End) -> Result<Self::Output> {
+        (**self).finalize(end)
     }
 
     fn abort(&mut self) {
@@ -151,6 +151,7 @@ impl Exchange {
 pub struct BodyFile {
     file: NamedTempFile,
     len: u64,
+    checksum: u32,
 }
 
 impl fmt::Debug for BodyFile {
@@ -158,6 +159,7 @@ impl fmt::Debug for BodyFile {
         f.debug_struct("BodyFile")
             .field("path", &self.path())
             .field("len", &self.len)
+            .field("checksum", &self.checksum)
             .finish()
     }
 }
@@ -171,6 +173,12 @@ impl BodyFile {
     /// Bytes in the body.
     pub fn len(&self) -> u64 {
         self.len
+    }
+
+    /// The body's CRC-32 (zlib's), as the peer's footer gave it and the
+    /// received bytes verified it: no need to read the file again.
+    pub fn checksum(&self) -> u32 {
+        self.checksum
     }
 
     /// True for an empty body.
@@ -194,10 +202,14 @@ impl BodyFile {
     /// # Errors
     /// [`BodyPersistError`], which gives the `BodyFile` back.
     pub fn keep(self) -> Result<(File, PathBuf), BodyPersistError> {
-        let len = self.len;
+        let (len, checksum) = (self.len, self.checksum);
         self.file.keep().map_err(|e| BodyPersistError {
             error: e.error,
-            body: BodyFile { file: e.file, len },
+            body: BodyFile {
+                file: e.file,
+                len,
+                checksum,
+            },
         })
     }
 
@@ -210,10 +222,14 @@ impl BodyFile {
     /// [`BodyPersistError`] (e.g. a cross-device rename), which gives the
     /// `BodyFile` back so nothing is lost.
     pub fn persist<P: AsRef<Path>>(self, path: P) -> Result<File, BodyPersistError> {
-        let len = self.len;
+        let (len, checksum) = (self.len, self.checksum);
         self.file.persist(path).map_err(|e| BodyPersistError {
             error: e.error,
-            body: BodyFile { file: e.file, len },
+            body: BodyFile {
+                file: e.file,
+                len,
+                checksum,
+            },
         })
     }
 }
@@ -391,7 +407,7 @@ impl DataProcessor for MsgDataProcessor {
         }
     }
 
-    fn finalize(&mut self) -> Result<Exchange> {
+    fn finalize(&mut self, end: &End) -> Result<Exchange> {
         match std::mem::replace(&mut self.state, Msg::Idle) {
             Msg::Text(bytes) => {
                 String::from_utf8(bytes)
@@ -409,7 +425,11 @@ impl DataProcessor for MsgDataProcessor {
                 file.seek(SeekFrom::Start(0)).map_err(Error::Processor)?;
                 Ok(Exchange::Binary {
                     meta,
-                    body: BodyFile { file, len },
+                    body: BodyFile {
+                        file,
+                        len,
+                        checksum: end.checksum().unwrap_or(0),
+                    },
                 })
             }
             Msg::Idle => Err(Error::Processor(io::Error::other(

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::{self, Read};
 
-use crate::decoder::{Decoder, Event, Limits};
+use crate::decoder::{Decoder, End, Event, Limits};
 use crate::error::{Error, Result};
 use crate::processor::{DataProcessor, Exchange, MsgDataProcessor};
 use crate::progress::{Progress, ProgressFn};
@@ -89,10 +89,6 @@ impl Inbound {
         self.progress = Some(progress);
     }
 
-    pub(crate) fn checksum(&self) -> Option<u32> {
-        self.decoder.checksum()
-    }
-
     pub(crate) fn buffered(&self) -> &[u8] {
         &self.buf[self.pos..self.filled]
     }
@@ -146,7 +142,9 @@ impl Inbound {
         };
         let want = limit.min(self.window);
         if self.buf.len() < want {
-            self.buf.resize(want, 0);
+            // Everything in the buffer was consumed: a fresh one, not a
+            // copy of the old.
+            self.buf = vec![0; want];
         }
         self.pos = 0;
         self.filled = 0;
@@ -211,7 +209,8 @@ impl Inbound {
                 }
                 Some(Event::End) => {
                     self.report(ContentType::Binary);
-                    return processor.finalize();
+                    let end = self.decoder.checksum().map_or(End::text(), End::binary);
+                    return processor.finalize(&end);
                 }
             };
             if let Some(ct) = progress {
@@ -329,13 +328,6 @@ impl<R: Receiver> ExchangeHandler<R> {
     /// handler has buffered.
     pub fn get_mut(&mut self) -> &mut R {
         &mut self.receiver
-    }
-
-    /// The verified CRC-32 of the body of the binary exchange just received
-    /// (`None` after a text exchange or a failed one), until the next call
-    /// of [`receive_and_parse`](ExchangeHandler::receive_and_parse).
-    pub fn checksum(&self) -> Option<u32> {
-        self.inbound.checksum()
     }
 
     /// Bytes read from the receiver but not yet part of an exchange.

@@ -152,9 +152,9 @@ const SCAN_BLOCK: usize = 64;
 ///
 /// Each block of [`SCAN_BLOCK`] bytes is folded into one "any match" byte
 /// without an early exit, which the compiler turns into vector compares
-/// (SSE2 on any x86-64); only the block holding a match is searched byte by
-/// byte. This scans text for `ALL_END` and `LINE_END` at several GB/s, near
-/// a dedicated `memchr`, with no dependency and no `unsafe`.
+/// (SSE2 on any x86-64); the block holding a match is then searched eight
+/// bytes at a time. This scans text for `ALL_END` and `LINE_END` at several
+/// GB/s, near a dedicated `memchr`, with no dependency and no `unsafe`.
 pub(crate) fn find_byte(needle: u8, haystack: &[u8]) -> Option<usize> {
     let mut blocks = haystack.chunks_exact(SCAN_BLOCK);
     let mut base = 0;
@@ -164,11 +164,33 @@ pub(crate) fn find_byte(needle: u8, haystack: &[u8]) -> Option<usize> {
             .fold(0u8, |any, &b| any | u8::from(b == needle))
             != 0
         {
-            return block.iter().position(|&b| b == needle).map(|p| base + p);
+            return find_in_words(needle, block).map(|p| base + p);
         }
         base += SCAN_BLOCK;
     }
-    let tail = blocks.remainder();
+    find_in_words(needle, blocks.remainder()).map(|p| base + p)
+}
+
+/// [`find_byte`] on a short slice: eight bytes per step, by the classic
+/// "has a zero byte" test on `word ^ needle`. Its lowest flagged byte is
+/// always the first match (a borrow only flags bytes above a true zero).
+fn find_in_words(needle: u8, haystack: &[u8]) -> Option<usize> {
+    const LOW: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let splat = u64::from_ne_bytes([needle; 8]);
+    let mut words = haystack.chunks_exact(8);
+    let mut base = 0;
+    for word in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let x = u64::from_le_bytes(bytes) ^ splat;
+        let zero = x.wrapping_sub(LOW) & !x & HIGH;
+        if zero != 0 {
+            return Some(base + (zero.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    let tail = words.remainder();
     tail.iter().position(|&b| b == needle).map(|p| base + p)
 }
 

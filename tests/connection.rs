@@ -174,3 +174,34 @@ fn file_with(data: &[u8]) -> tempfile::NamedTempFile {
     f.write_all(data).unwrap();
     f
 }
+
+/// Counts the `read` calls made on it.
+struct CountReads<R> {
+    inner: R,
+    reads: usize,
+}
+
+impl<R: Read> Read for CountReads<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.reads += 1;
+        self.inner.read(buf)
+    }
+}
+
+#[test]
+fn text_is_read_in_blocks_not_bytes() {
+    let mut wire = "x".repeat(1 << 20).into_bytes();
+    wire.push(nvflare_hci::ALL_END);
+    let reader = CountReads {
+        inner: &wire[..],
+        reads: 0,
+    };
+    let mut conn = Connection::new(Duplex::new(reader));
+    assert_eq!(
+        conn.receive().unwrap().as_text().map(str::len),
+        Some(1 << 20)
+    );
+    // Reads double from 8 KiB to 256 KiB: 5 growing reads, then 256 KiB each.
+    let reads = conn.get_ref().input.reads;
+    assert!(reads <= 10, "{reads} reads for 1 MiB of text");
+}

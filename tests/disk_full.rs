@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{binary_wire, entries, random_bytes};
-use nvflare_hci::{ContentType, DataProcessor, Error, ExchangeHandler, MsgDataProcessor, Start};
+use nvflare_hci::{
+    ContentType, DataProcessor, End, Error, ExchangeHandler, MsgDataProcessor, Start,
+};
 
 /// Writes bodies to /dev/full.
 struct DevFull(Option<File>);
@@ -31,7 +33,7 @@ impl DataProcessor for DevFull {
             .and_then(|_| f.flush())
             .map_err(Error::Processor)
     }
-    fn finalize(&mut self) -> Result<(), Error> {
+    fn finalize(&mut self, _: &End) -> Result<(), Error> {
         self.0 = None;
         Ok(())
     }

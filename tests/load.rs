@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use app::{Server, ServerConfig, SPOOL};
 use nvflare_hci::{
-    ContentType, DataProcessor, Error, ExchangeHandler, ExchangeSender, Limits, Start,
+    ContentType, DataProcessor, End, Error, ExchangeHandler, ExchangeSender, Limits, Start,
 };
 use rand::{rngs::StdRng, Rng, RngCore, SeedableRng};
 use serde_json::Value;
@@ -47,7 +47,7 @@ impl DataProcessor for Hash {
         self.1 += data.len() as u64;
         Ok(())
     }
-    fn finalize(&mut self) -> Result<Self::Output, Error> {
+    fn finalize(&mut self, _: &End) -> Result<Self::Output, Error> {
         let h = std::mem::take(self);
         Ok((h.1, h.0.finalize().into(), h.2))
     }

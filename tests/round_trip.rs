@@ -96,9 +96,9 @@ fn file_round_trip_and_persist() {
     let mut p = MsgDataProcessor::in_dir(&spool);
     let mut handler = ExchangeHandler::new(&wire[..]).read_ahead(true);
     let got = handler.receive_and_parse(&mut p).unwrap();
-    // The verified checksum is there for the caller, as the footer gave it.
-    assert_eq!(handler.checksum(), Some(crc32fast::hash(&body)));
     let (meta, body_file) = got.into_binary().unwrap();
+    // The verified checksum comes with the body, as the footer gave it.
+    assert_eq!(body_file.checksum(), crc32fast::hash(&body));
     assert_eq!(meta, "job");
     // Spooled in the chosen directory, under a uuid4 name as Python's.
     let name = body_file
@@ -148,7 +148,36 @@ fn lines_keep_their_ends_on_request() {
         .unwrap()
         .into_text()
         .unwrap();
-    assert_eq!(handler.checksum(), None, "text has no checksum");
     let lines: Vec<&str> = text.split('\x03').collect();
     assert_eq!(lines, ["{\"a\":1}", "{\"b\":2}", "end"]);
+}
+
+/// Hands `finalize`'s `End` back.
+struct Ends;
+
+impl nvflare_hci::DataProcessor for Ends {
+    type Output = nvflare_hci::End;
+    fn start(&mut self, _: &nvflare_hci::Start<'_>) -> nvflare_hci::Result<()> {
+        Ok(())
+    }
+    fn process(&mut self, _: &[u8], _: nvflare_hci::ContentType) -> nvflare_hci::Result<()> {
+        Ok(())
+    }
+    fn finalize(&mut self, end: &nvflare_hci::End) -> nvflare_hci::Result<nvflare_hci::End> {
+        Ok(*end)
+    }
+}
+
+#[test]
+fn finalize_gets_the_verified_checksum() {
+    let body = random_bytes(70_000, 5);
+    let mut wire = Vec::new();
+    send_binary_data(&mut wire, &body[..], "m").unwrap();
+    nvflare_hci::send_text(&mut wire, "text").unwrap();
+    send_binary_data(&mut wire, &b""[..], "").unwrap();
+    let mut handler = ExchangeHandler::new(&wire[..]);
+    let ends: Vec<_> = (0..3)
+        .map(|_| handler.receive_and_parse(&mut Ends).unwrap().checksum())
+        .collect();
+    assert_eq!(ends, [Some(crc32fast::hash(&body)), None, Some(0)]);
 }

@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nvflare_hci::{
-    Error, Exchange, ExchangeHandler, ExchangeSender, GenerateDataFromFile, Limits,
-    MsgDataProcessor, Progress,
+    Connection, Error, Exchange, GenerateDataFromFile, Limits, MsgDataProcessor, Progress,
 };
 use serde_json::{json, Value};
 
@@ -126,14 +125,14 @@ pub fn handle_connection(stream: TcpStream, config: &ServerConfig) -> Value {
     record
 }
 
-fn error_reply(stream: &TcpStream, request: &str, error: String) -> Value {
+/// A connection of the server: one request, one reply.
+type ServerConn<'a> = Connection<&'a TcpStream>;
+
+fn error_reply(conn: &mut ServerConn<'_>, request: &str, error: String) -> Value {
     let reply = json!({"status": "error", "error": error});
     // The connection may be beyond replying (reset, timed out): try once.
-    if ExchangeSender::new(stream)
-        .send_text(&reply.to_string())
-        .is_ok()
-    {
-        linger(stream);
+    if conn.send_text(&reply.to_string()).is_ok() {
+        linger(conn.get_ref());
     }
     json!({"request": request, "status": "error", "error": error})
 }
@@ -162,57 +161,53 @@ fn serve_request(stream: &TcpStream, config: &ServerConfig) -> Value {
     if let Err(e) = timeouts {
         return json!({"request": "unknown", "status": "error", "error": e.to_string()});
     }
-    // One request per connection: nothing follows it, so reading ahead
-    // loses nothing (and spares a read per byte of a text request).
-    let mut handler = ExchangeHandler::new(stream)
-        .read_ahead(true)
-        .limits(config.limits);
-    let received = handler.receive_and_parse(&mut MsgDataProcessor::in_dir(config.dir.join(SPOOL)));
+    let mut conn = Connection::new(stream).limits(config.limits);
+    let received = conn.receive_and_parse(&mut MsgDataProcessor::in_dir(config.dir.join(SPOOL)));
     match received {
-        Err(e) => error_reply(stream, "unknown", describe(&e)),
+        Err(e) => error_reply(&mut conn, "unknown", describe(&e)),
         Ok(Exchange::Binary { meta, body }) => {
             // The body's CRC-32, as verified against the upload's footer.
-            let crc = handler.checksum();
+            let crc = body.checksum();
             let name = uuid::Uuid::new_v4().to_string();
             let size = body.len();
             match body.persist(config.dir.join(&name)) {
                 Ok(_) => {
                     let reply = json!({"status": "ok", "name": name, "size": size, "crc32": crc});
-                    let sent = ExchangeSender::new(stream).send_text(&reply.to_string());
+                    let sent = conn.send_text(&reply.to_string());
                     json!({
                         "request": "upload", "status": if sent.is_ok() { "ok" } else { "error" },
                         "name": name, "size": size, "meta": meta,
                     })
                 }
-                Err(e) => error_reply(stream, "upload", describe(&e)),
+                Err(e) => error_reply(&mut conn, "upload", describe(&e)),
             }
         }
-        Ok(Exchange::Text(command)) => serve_command(stream, config, command.trim()),
+        Ok(Exchange::Text(command)) => serve_command(&mut conn, config, command.trim()),
     }
 }
 
-fn serve_command(stream: &TcpStream, config: &ServerConfig, command: &str) -> Value {
+fn serve_command(conn: &mut ServerConn<'_>, config: &ServerConfig, command: &str) -> Value {
     if command == "list" {
         return match list_files(&config.dir) {
             Ok(files) => {
                 let reply = json!({"status": "ok", "files": files});
-                match ExchangeSender::new(stream).send_text(&reply.to_string()) {
+                match conn.send_text(&reply.to_string()) {
                     Ok(()) => json!({"request": "list", "status": "ok", "count": files.len()}),
                     Err(e) => json!({"request": "list", "status": "error", "error": describe(&e)}),
                 }
             }
-            Err(e) => error_reply(stream, "list", describe(&e)),
+            Err(e) => error_reply(conn, "list", describe(&e)),
         };
     }
     if let Some(name) = command.strip_prefix("download ") {
         let name = name.trim();
         let path = match stored_file(&config.dir, name) {
             Ok(p) => p,
-            Err(e) => return error_reply(stream, "download", e),
+            Err(e) => return error_reply(conn, "download", e),
         };
         let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let meta = json!({"name": name, "size": size}).to_string();
-        return match ExchangeSender::new(stream).send_binary_file(&path, &meta) {
+        return match conn.send_binary_file(&path, &meta) {
             Ok(sent) => json!({"request": "download", "status": "ok", "name": name, "size": sent}),
             Err(e) => {
                 json!({"request": "download", "status": "error", "name": name, "error": describe(&e)})
@@ -220,7 +215,7 @@ fn serve_command(stream: &TcpStream, config: &ServerConfig, command: &str) -> Va
         };
     }
     let shown: String = command.chars().take(64).collect();
-    error_reply(stream, "unknown", format!("unknown command {shown:?}"))
+    error_reply(conn, "unknown", format!("unknown command {shown:?}"))
 }
 
 /// The stored files: regular files directly in `dir`, not hidden.
@@ -292,17 +287,15 @@ impl From<io::Error> for ClientError {
     }
 }
 
-fn connect(addr: &str, timeout: Duration) -> Result<TcpStream, ClientError> {
+fn connect(addr: &str, timeout: Duration) -> Result<Connection<TcpStream>, ClientError> {
     let stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    Ok(stream)
+    Ok(Connection::new(stream))
 }
 
-fn text_reply(stream: &TcpStream) -> Result<(String, Value), ClientError> {
-    let reply = ExchangeHandler::new(stream)
-        .read_ahead(true)
-        .receive_all()?;
+fn text_reply(conn: &mut Connection<TcpStream>) -> Result<(String, Value), ClientError> {
+    let reply = conn.receive()?;
     let text = reply
         .into_text()
         .ok_or_else(|| ClientError::Server("binary reply where text was expected".into()))?;
@@ -324,7 +317,7 @@ pub fn upload(
 ) -> Result<(String, bool), ClientError> {
     // Open the file before connecting: a local error is reported as such.
     let generator = GenerateDataFromFile::open(file)?;
-    let stream = connect(addr, timeout)?;
+    let mut conn = connect(addr, timeout)?;
     let default_meta;
     let meta = match meta {
         Some(m) => m,
@@ -334,16 +327,15 @@ pub fn upload(
             &default_meta
         }
     };
-    let mut sender = ExchangeSender::new(&stream);
     if let Some(p) = progress {
-        sender = sender.on_progress(p);
+        conn = conn.on_send_progress(p);
     }
-    let sent = sender.send_binary_data(generator, meta);
+    let sent = conn.send_binary_data(generator, meta);
     if let Err(e @ (Error::Processor(_) | Error::BodySizeMismatch { .. })) = sent {
         return Err(e.into()); // the local file failed
     }
     // A server that refused early may have replied and closed: prefer its reply.
-    let reply = text_reply(&stream);
+    let reply = text_reply(&mut conn);
     match (sent, reply) {
         (_, Ok((text, value))) => Ok((text, value["status"] == "ok")),
         (Err(e), Err(_)) => Err(e.into()),
@@ -351,7 +343,7 @@ pub fn upload(
     }
 }
 
-/// Downloads `name` to `out` atomically; returns `(size, out)`.
+/// Downloads `name` to `out` atomically; returns the file's size.
 pub fn download(
     addr: &str,
     name: &str,
@@ -359,18 +351,17 @@ pub fn download(
     timeout: Duration,
     progress: Option<OnProgress>,
 ) -> Result<u64, ClientError> {
-    let stream = connect(addr, timeout)?;
-    ExchangeSender::new(&stream).send_text(&format!("download {name}"))?;
+    let mut conn = connect(addr, timeout)?;
+    conn.send_text(&format!("download {name}"))?;
     // Spool next to `out`, so that the final rename is atomic.
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut handler = ExchangeHandler::new(&stream).read_ahead(true);
     if let Some(p) = progress {
-        handler = handler.on_progress(p);
+        conn = conn.on_receive_progress(p);
     }
-    match handler.receive_and_parse(&mut MsgDataProcessor::in_dir(parent))? {
+    match conn.receive_and_parse(&mut MsgDataProcessor::in_dir(parent))? {
         Exchange::Binary { body, .. } => {
             let size = body.len();
             body.persist(out).map_err(|e| ClientError::Io(e.error))?;
@@ -387,9 +378,9 @@ pub fn download(
 
 /// Lists the server's files; returns the reply line and whether it said ok.
 pub fn list(addr: &str, timeout: Duration) -> Result<(String, bool), ClientError> {
-    let stream = connect(addr, timeout)?;
-    ExchangeSender::new(&stream).send_text("list")?;
-    let (text, value) = text_reply(&stream)?;
+    let mut conn = connect(addr, timeout)?;
+    conn.send_text("list")?;
+    let (text, value) = text_reply(&mut conn)?;
     Ok((text, value["status"] == "ok"))
 }
 

@@ -4,8 +4,8 @@
 use std::io::{self, Read};
 
 use nvflare_hci::{
-    ContentType, DataProcessor, Decoder, Error, Event, ExchangeHandler, ExchangeSender, Limits,
-    Start,
+    ContentType, DataProcessor, Decoder, End, Error, Event, ExchangeHandler, ExchangeSender,
+    Limits, Start,
 };
 
 /// What decoding one exchange produced, in owned form.
@@ -121,7 +121,7 @@ impl DataProcessor for Collect {
         self.content.extend_from_slice(data);
         Ok(())
     }
-    fn finalize(&mut self) -> Result<Self::Output, Error> {
+    fn finalize(&mut self, _: &End) -> Result<Self::Output, Error> {
         let (ct, meta, size) = self.start.take().expect("finalize before start");
         Ok((ct, meta, size, std::mem::take(&mut self.content)))
     }
