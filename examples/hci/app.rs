@@ -20,6 +20,10 @@ use serde_json::{json, Value};
 /// served directory (so the final rename is atomic), hidden from `list`.
 pub const SPOOL: &str = ".incoming";
 
+/// Stack of each connection's thread: enough for the exchange code, small
+/// enough that thousands of idle connections cost little.
+const WORKER_STACK: usize = 256 * 1024;
+
 /// What a server serves and how patiently.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -85,7 +89,12 @@ impl Server {
             };
             let config = Arc::clone(&self.config);
             let log = Arc::clone(&log);
-            std::thread::spawn(move || log(handle_connection(stream, &config)));
+            let worker = std::thread::Builder::new()
+                .stack_size(WORKER_STACK)
+                .spawn(move || log(handle_connection(stream, &config)));
+            if let Err(e) = worker {
+                eprintln!("cannot start a worker: {e}");
+            }
         }
     }
 
