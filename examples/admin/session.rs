@@ -1,0 +1,413 @@
+//! The admin kit, mutual TLS, and the admin channel's requests: one TLS
+//! connection per command, JSON commands as text exchanges, job files as
+//! binary exchanges.
+
+use std::fmt;
+use std::io;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nvflare_hci::{Connection, DataGenerator, Exchange, MsgDataProcessor};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use serde_json::{json, Value};
+
+/// Everything that can end an admin command.
+#[derive(Debug)]
+pub enum AdminError {
+    /// The kit is missing or malformed.
+    Kit(String),
+    /// Connecting, the TLS handshake, or a timeout.
+    Connect(String),
+    /// The exchange failed.
+    Exchange(nvflare_hci::Error),
+    /// The server answered with an error, or rejected the login.
+    Server(String),
+    /// A local file or folder.
+    Local(String),
+}
+
+impl fmt::Display for AdminError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdminError::Kit(e) => write!(f, "admin kit: {e}"),
+            AdminError::Connect(e) => write!(f, "connection failed: {e}"),
+            AdminError::Exchange(e) => write!(f, "exchange failed: {}", chain(e)),
+            AdminError::Server(e) => write!(f, "server error: {e}"),
+            AdminError::Local(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for AdminError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AdminError::Exchange(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<nvflare_hci::Error> for AdminError {
+    fn from(e: nvflare_hci::Error) -> Self {
+        AdminError::Exchange(e)
+    }
+}
+
+/// An error and its causes on one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+fn local(what: &str, path: &Path, e: impl fmt::Display) -> AdminError {
+    AdminError::Local(format!("{what} {}: {e}", path.display()))
+}
+
+/// An admin's startup kit, as NVFlare's provisioning writes it.
+#[derive(Debug, Clone)]
+pub struct Kit {
+    /// The admin's name, which is the client certificate's CN.
+    pub username: String,
+    /// Client certificate, key and root CA, from `fed_admin.json`.
+    pub client_cert: PathBuf,
+    /// The client certificate's key.
+    pub client_key: PathBuf,
+    /// The CA that issued the server's certificate.
+    pub ca_cert: PathBuf,
+    /// The server host, from `sp_end_point` (`HOST:FL_PORT:ADMIN_PORT`).
+    pub host: String,
+    /// The admin port, from `sp_end_point`.
+    pub port: u16,
+}
+
+impl Kit {
+    /// Reads the kit at `path`: the startup folder, or the folder above it.
+    pub fn load(path: &Path) -> Result<Kit, AdminError> {
+        let startup = if path.join("fed_admin.json").is_file() {
+            path.to_path_buf()
+        } else if path.join("startup").join("fed_admin.json").is_file() {
+            path.join("startup")
+        } else {
+            return Err(AdminError::Kit(format!(
+                "no fed_admin.json in {} or its startup folder",
+                path.display()
+            )));
+        };
+        let file = startup.join("fed_admin.json");
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| AdminError::Kit(format!("{}: {e}", file.display())))?;
+        Self::parse(&startup, &text)
+    }
+
+    /// Parses `fed_admin.json`'s text; file names are taken relative to `startup`.
+    pub fn parse(startup: &Path, text: &str) -> Result<Kit, AdminError> {
+        let bad = |what: &str| AdminError::Kit(format!("fed_admin.json: {what}"));
+        let json: Value = serde_json::from_str(text).map_err(|e| bad(&e.to_string()))?;
+        let admin = &json["admin"];
+        let field = |name: &str, default: &str| -> String {
+            admin[name].as_str().unwrap_or(default).to_owned()
+        };
+        let username = admin["username"]
+            .as_str()
+            .ok_or_else(|| bad("no admin.username"))?
+            .to_owned();
+        let end_point = admin["overseer_agent"]["args"]["sp_end_point"]
+            .as_str()
+            .ok_or_else(|| bad("no admin.overseer_agent.args.sp_end_point"))?;
+        let parts: Vec<&str> = end_point.split(':').collect();
+        let (host, port) = match parts.as_slice() {
+            [host, _fl_port, admin_port] => (
+                host.to_string(),
+                admin_port
+                    .parse()
+                    .map_err(|_| bad(&format!("bad admin port in sp_end_point {end_point:?}")))?,
+            ),
+            _ => {
+                return Err(bad(&format!(
+                    "sp_end_point {end_point:?} is not HOST:FL_PORT:ADMIN_PORT"
+                )))
+            }
+        };
+        Ok(Kit {
+            username,
+            client_cert: startup.join(field("client_cert", "client.crt")),
+            client_key: startup.join(field("client_key", "client.key")),
+            ca_cert: startup.join(field("ca_cert", "rootCA.pem")),
+            host,
+            port,
+        })
+    }
+}
+
+/// Where and how to reach the server.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Host to connect to.
+    pub host: String,
+    /// Admin port.
+    pub port: u16,
+    /// The name the server's certificate must carry.
+    pub server_name: String,
+    /// Connect, handshake, read and write timeout.
+    pub timeout: Duration,
+}
+
+/// A TLS connection to the admin server.
+pub type TlsConnection = Connection<StreamOwned<ClientConnection, TcpStream>>;
+
+/// Mutual TLS 1.2 or 1.3 with the kit's certificate, trusting only the
+/// kit's root CA. The server's name is checked (NVFlare's own client does
+/// not check it).
+pub fn tls_config(kit: &Kit) -> Result<Arc<ClientConfig>, AdminError> {
+    let pem =
+        |path: &Path, e: &dyn fmt::Display| AdminError::Kit(format!("{}: {e}", path.display()));
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(&kit.ca_cert).map_err(|e| pem(&kit.ca_cert, &e))? {
+        roots
+            .add(cert.map_err(|e| pem(&kit.ca_cert, &e))?)
+            .map_err(|e| pem(&kit.ca_cert, &e))?;
+    }
+    let chain = CertificateDer::pem_file_iter(&kit.client_cert)
+        .map_err(|e| pem(&kit.client_cert, &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| pem(&kit.client_cert, &e))?;
+    // PKCS#1 (NVFlare's provisioning), PKCS#8 or SEC1.
+    let key =
+        PrivateKeyDer::from_pem_file(&kit.client_key).map_err(|e| pem(&kit.client_key, &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| AdminError::Kit(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| AdminError::Kit(format!("client certificate and key: {e}")))?;
+    Ok(Arc::new(config))
+}
+
+/// Connects, with the handshake done under the timeout.
+pub fn connect(config: &Arc<ClientConfig>, target: &Target) -> Result<TlsConnection, AdminError> {
+    let fail =
+        |e: &dyn fmt::Display| AdminError::Connect(format!("{}:{}: {e}", target.host, target.port));
+    let name = ServerName::try_from(target.server_name.clone())
+        .map_err(|e| fail(&format!("bad server name {:?}: {e}", target.server_name)))?;
+    let addrs: Vec<_> = (target.host.as_str(), target.port)
+        .to_socket_addrs()
+        .map_err(|e| fail(&e))?
+        .collect();
+    let mut last = None;
+    let mut tcp = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, target.timeout) {
+            Ok(s) => {
+                tcp = Some(s);
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let tcp = tcp.ok_or_else(|| fail(&last.map_or("no address".into(), |e| e.to_string())))?;
+    tcp.set_nodelay(true).map_err(|e| fail(&e))?;
+    let mut tls = ClientConnection::new(Arc::clone(config), name).map_err(|e| fail(&e))?;
+    let mut tcp = tcp;
+    // The handshake under one deadline, whatever the peer trickles.
+    let deadline = Instant::now() + target.timeout;
+    while tls.is_handshaking() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(fail(&"TLS handshake timed out"));
+        }
+        tcp.set_read_timeout(Some(left)).map_err(|e| fail(&e))?;
+        tcp.set_write_timeout(Some(left)).map_err(|e| fail(&e))?;
+        tls.complete_io(&mut tcp)
+            .map_err(|e| fail(&format!("TLS handshake: {}", chain(&e))))?;
+    }
+    tcp.set_read_timeout(Some(target.timeout))
+        .map_err(|e| fail(&e))?;
+    tcp.set_write_timeout(Some(target.timeout))
+        .map_err(|e| fail(&e))?;
+    Ok(Connection::new(StreamOwned::new(tls, tcp)))
+}
+
+/// A request as NVFlare's admin client writes it: the command, then the
+/// token when logged in. Non-ASCII is escaped, so that no character can
+/// straddle the server's 1 KiB reads.
+pub fn request(command: &str, token: Option<&str>) -> String {
+    let mut data = vec![json!({"type": "command", "data": command})];
+    if let Some(token) = token {
+        data.push(json!({"type": "token", "data": token}));
+    }
+    ascii_json(&json!({"data": data, "meta": {}}))
+}
+
+/// JSON with every non-ASCII character escaped (`\uXXXX`, surrogate pairs
+/// beyond the BMP), as Python's `json.dumps` writes it.
+pub fn ascii_json(value: &Value) -> String {
+    let mut out = String::new();
+    for c in value.to_string().chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
+/// The server's reply to one command.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The reply as the server sent it.
+    pub text: String,
+    /// The reply parsed.
+    pub json: Value,
+}
+
+impl Reply {
+    fn parse(text: String) -> Result<Reply, AdminError> {
+        let json = serde_json::from_str(&text)
+            .map_err(|e| AdminError::Server(format!("reply is not JSON ({e}): {text}")))?;
+        Ok(Reply { text, json })
+    }
+
+    /// The items of the reply.
+    pub fn items(&self) -> &[Value] {
+        self.json["data"].as_array().map_or(&[], Vec::as_slice)
+    }
+
+    /// The reply's error, if it is one: a `meta.status` present and not
+    /// ok, or an `error` item.
+    pub fn error(&self) -> Option<String> {
+        let item = self.items().iter().find(|i| i["type"] == "error").map(|i| {
+            i["data"]
+                .as_str()
+                .map_or(i["data"].to_string(), str::to_owned)
+        });
+        let status = self.json["meta"]["status"].as_str();
+        match (status, item) {
+            (_, Some(e)) => Some(e),
+            (Some(s), None) if s != "ok" => {
+                let info = self.json["meta"]["info"].as_str().unwrap_or_default();
+                Some(if info.is_empty() {
+                    s.to_owned()
+                } else {
+                    format!("{s}: {info}")
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn token(&self) -> Option<&str> {
+        self.items()
+            .iter()
+            .find(|i| i["type"] == "token")
+            .and_then(|i| i["data"].as_str())
+    }
+}
+
+fn text_reply(conn: &mut TlsConnection) -> Result<Reply, AdminError> {
+    match conn.receive()? {
+        Exchange::Text(text) => Reply::parse(text),
+        Exchange::Binary { .. } => Err(AdminError::Server(
+            "a file where a reply was expected".into(),
+        )),
+    }
+}
+
+/// A logged-in admin session. Logs out when [`close`](Session::close)d.
+pub struct Session {
+    config: Arc<ClientConfig>,
+    target: Target,
+    token: String,
+}
+
+impl Session {
+    /// Logs in as the kit's user (`_cert_login <username>`).
+    pub fn login(kit: &Kit, target: Target) -> Result<Session, AdminError> {
+        let config = tls_config(kit)?;
+        let mut conn = connect(&config, &target)?;
+        conn.send_text(&request(&format!("_cert_login {}", kit.username), None))?;
+        let reply = text_reply(&mut conn)?;
+        let ok = reply
+            .items()
+            .iter()
+            .any(|i| i["type"] == "string" && i["data"] == "OK");
+        match reply.token() {
+            Some(token) if ok => Ok(Session {
+                config,
+                target,
+                token: token.to_owned(),
+            }),
+            _ => Err(AdminError::Server(format!(
+                "login rejected for {}: {}",
+                kit.username,
+                reply.error().unwrap_or(reply.text)
+            ))),
+        }
+    }
+
+    fn connect(&self) -> Result<TlsConnection, AdminError> {
+        connect(&self.config, &self.target)
+    }
+
+    /// Runs one command; its reply, whatever its status.
+    pub fn command(&self, command: &str) -> Result<Reply, AdminError> {
+        let mut conn = self.connect()?;
+        conn.send_text(&request(command, Some(&self.token)))?;
+        text_reply(&mut conn)
+    }
+
+    /// Sends `command` with `body` as its binary request (the meta is the
+    /// whole request JSON), and returns the reply.
+    pub fn upload<G: DataGenerator>(&self, command: &str, body: G) -> Result<Reply, AdminError> {
+        let mut conn = self.connect()?;
+        conn.send_binary_data(body, &request(command, Some(&self.token)))?;
+        text_reply(&mut conn)
+    }
+
+    /// Runs `command`, whose reply is a file: spooled into `dir`, then moved to `path`.
+    pub fn download(&self, command: &str, dir: &Path, path: &Path) -> Result<u64, AdminError> {
+        let mut conn = self.connect()?;
+        conn.send_text(&request(command, Some(&self.token)))?;
+        match conn.receive_and_parse(&mut MsgDataProcessor::in_dir(dir))? {
+            Exchange::Binary { body, .. } => {
+                let len = body.len();
+                body.persist(path)
+                    .map_err(|e| local("cannot write", path, chain(&e)))?;
+                Ok(len)
+            }
+            Exchange::Text(text) => {
+                let reply = Reply::parse(text)?;
+                Err(AdminError::Server(reply.error().unwrap_or(reply.text)))
+            }
+        }
+    }
+
+    /// Logs out (`_logout`), so that no session is left on the server.
+    pub fn close(self) -> Result<(), AdminError> {
+        self.command("_logout").map(|_| ())
+    }
+}
+
+/// Creates `path`'s parent folders, mapping the error.
+pub fn create_dir_all(path: &Path) -> Result<(), AdminError> {
+    std::fs::create_dir_all(path).map_err(|e| local("cannot create", path, e))
+}
+
+/// An I/O error on a local path, as an [`AdminError`].
+pub fn io_error(what: &str, path: &Path, e: io::Error) -> AdminError {
+    local(what, path, e)
+}
