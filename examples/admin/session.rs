@@ -411,3 +411,61 @@ pub fn create_dir_all(path: &Path) -> Result<(), AdminError> {
 pub fn io_error(what: &str, path: &Path, e: io::Error) -> AdminError {
     local(what, path, e)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FED_ADMIN: &str = r#"{"format_version": 1, "admin": {
+        "client_key": "client.key", "client_cert": "client.crt", "ca_cert": "rootCA.pem",
+        "overseer_agent": {"path": "nvflare.ha.dummy_overseer_agent.DummyOverseerAgent",
+                           "args": {"sp_end_point": "localhost:8002:8003"}},
+        "username": "admin@nvidia.com"}}"#;
+
+    #[test]
+    fn kit_from_the_startup_folder_or_the_one_above() {
+        let dir = tempfile::tempdir().unwrap();
+        let startup = dir.path().join("startup");
+        std::fs::create_dir(&startup).unwrap();
+        std::fs::write(startup.join("fed_admin.json"), FED_ADMIN).unwrap();
+        for path in [dir.path(), startup.as_path()] {
+            let kit = Kit::load(path).unwrap();
+            assert_eq!(kit.username, "admin@nvidia.com");
+            assert_eq!((kit.host.as_str(), kit.port), ("localhost", 8003));
+            assert_eq!(kit.client_key, startup.join("client.key"));
+            assert_eq!(kit.ca_cert, startup.join("rootCA.pem"));
+        }
+        let err = Kit::load(&startup.join("nowhere")).unwrap_err().to_string();
+        assert!(err.contains("no fed_admin.json"), "{err}");
+    }
+
+    #[test]
+    fn bad_kits_are_refused_with_the_reason() {
+        let start = Path::new("/kit/startup");
+        for (text, reason) in [
+            ("{", "fed_admin.json"),
+            (r#"{"admin": {}}"#, "username"),
+            (
+                &FED_ADMIN.replace("localhost:8002:8003", "localhost:8003"),
+                "HOST:FL_PORT:ADMIN_PORT",
+            ),
+            (
+                &FED_ADMIN.replace("localhost:8002:8003", "localhost:8002:port"),
+                "bad admin port",
+            ),
+        ] {
+            let err = Kit::parse(start, text).unwrap_err().to_string();
+            assert!(err.contains(reason), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn requests_escape_non_ascii_as_python_does() {
+        let r = request("submit_job grüße😀", Some("t"));
+        assert!(r.is_ascii());
+        assert!(r.contains(r"gr\u00fc\u00dfe\ud83d\ude00"), "{r}");
+        let back: Value = serde_json::from_str(&r).unwrap();
+        assert_eq!(back["data"][0]["data"], "submit_job grüße😀");
+        assert_eq!(back["data"][1], json!({"type": "token", "data": "t"}));
+    }
+}

@@ -1,5 +1,6 @@
-//! The real peer: NVFlare 2.9.0's Python module, in a virtualenv that the
-//! tests create once under `target/tmp` and reuse.
+//! The real peers: NVFlare 2.9.0's Python module, and NVFlare 2.6.3 (the
+//! last admin server that speaks this framing), each in a virtualenv that
+//! the tests create once under `target/tmp` and reuse.
 //!
 //! `NVFLARE_HCI_PYTHON=/path/to/python` uses an interpreter that already has
 //! `nvflare==2.9.0` instead.
@@ -11,6 +12,9 @@ use std::sync::OnceLock;
 
 pub const NVFLARE_VERSION: &str = "2.9.0";
 
+/// The admin server's version for the admin-channel tests.
+pub const NVFLARE_ADMIN_VERSION: &str = "2.6.3";
+
 const HELP: &str = "The interoperability tests run NVFlare's own Python module \
 (nvflare==2.9.0). They need python3 (3.9 or newer) with the venv module and pip, \
 and access to PyPI (about half a minute, once). On Debian/Ubuntu: \
@@ -20,13 +24,26 @@ at a python that has `pip install nvflare==2.9.0` done.";
 /// The interpreter with nvflare 2.9.0; provisions it on first use.
 pub fn python() -> &'static Path {
     static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match PYTHON.get_or_init(provision) {
+    match PYTHON.get_or_init(|| provision(NVFLARE_VERSION, true)) {
         Ok(p) => p,
         Err(msg) => panic!("{msg}\n\n{HELP}"),
     }
 }
 
-fn check(python: &Path) -> Result<(), String> {
+/// The interpreter with nvflare 2.6.3, the admin server; provisions it on
+/// first use (about 20 s).
+pub fn admin_python() -> &'static Path {
+    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match PYTHON.get_or_init(|| provision(NVFLARE_ADMIN_VERSION, false)) {
+        Ok(p) => p,
+        Err(msg) => panic!(
+            "{msg}\n\n{}",
+            HELP.replace(NVFLARE_VERSION, NVFLARE_ADMIN_VERSION)
+        ),
+    }
+}
+
+fn check(python: &Path, version: &str) -> Result<(), String> {
     let out = Command::new(python)
         .args([
             "-c",
@@ -34,7 +51,7 @@ fn check(python: &Path) -> Result<(), String> {
         ])
         .output()
         .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
-    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let installed = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     if !out.status.success() {
         return Err(format!(
             "{} cannot import nvflare.fuel.hci.binary_proto:\n{}",
@@ -42,9 +59,9 @@ fn check(python: &Path) -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    if version != NVFLARE_VERSION {
+    if installed != version {
         return Err(format!(
-            "{} has nvflare {version}, the tests pin {NVFLARE_VERSION}",
+            "{} has nvflare {installed}, the tests pin {version}",
             python.display()
         ));
     }
@@ -67,16 +84,16 @@ fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
     }
 }
 
-fn provision() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("NVFLARE_HCI_PYTHON") {
+fn provision(version: &str, overridable: bool) -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("NVFLARE_HCI_PYTHON").filter(|_| overridable) {
         let p = PathBuf::from(p);
-        check(&p)?;
+        check(&p, version)?;
         return Ok(p);
     }
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let root = tmp.join(format!("nvflare-{NVFLARE_VERSION}-venv"));
+    let root = tmp.join(format!("nvflare-{version}-venv"));
     let python = root.join("bin").join("python");
-    if python.exists() && check(&python).is_ok() {
+    if python.exists() && check(&python, version).is_ok() {
         return Ok(python);
     }
     // Build in a private staging directory, then rename into place: several
@@ -106,7 +123,7 @@ fn provision() -> Result<PathBuf, String> {
             "install",
             "--disable-pip-version-check",
             "--quiet",
-            &format!("nvflare=={NVFLARE_VERSION}"),
+            &format!("nvflare=={version}"),
         ]),
         "pip install nvflare",
     );
@@ -117,7 +134,7 @@ fn provision() -> Result<PathBuf, String> {
     if std::fs::rename(&staging, &root).is_err() {
         // Another process won the race, or a broken venv is in the way.
         let _ = std::fs::remove_dir_all(&staging);
-        if check(&python).is_err() {
+        if check(&python, version).is_err() {
             let _ = std::fs::remove_dir_all(&root);
             return Err(format!(
                 "could not install the venv at {}; run the tests again",
@@ -125,7 +142,7 @@ fn provision() -> Result<PathBuf, String> {
             ));
         }
     }
-    check(&python)?;
+    check(&python, version)?;
     Ok(python)
 }
 
