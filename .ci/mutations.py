@@ -87,6 +87,18 @@ M = [
   "                    let end = self.decoder.checksum().map_or(End::text(), End::binary);",
   "                    let end = End::text();",
   ["round_trip"]),
+ ("M21 job zip without folder entries", "examples/admin/jobs.rs",
+  "        zip.add_directory(format!(\"{entry}/\"), options)\n            .map_err(|e| fail(&e))?;",
+  "",
+  ["admin_nvflare"]),
+ ("M22 subfolder signatures over the wrong bytes", "examples/admin/jobs.rs",
+  "        signatures.insert(name.clone(), Value::from(sign(key, name.as_bytes())));",
+  "        signatures.insert(name.clone(), Value::from(sign(key, b\"\")));",
+  ["admin_nvflare"]),
+ ("M23 server name not checked", "examples/admin/main.rs",
+  "        server_name: cli.server_name.clone().unwrap_or_else(|| host.clone()),",
+  "        server_name: kit.host.clone(),",
+  ["admin_nvflare"]),
 ]
 only = sys.argv[1:]
 for name, path, old, new, tests in M:
@@ -95,6 +107,10 @@ for name, path, old, new, tests in M:
     assert old in s, name
     open(path, 'w').write(s.replace(old, new, 1))
     args = ["cargo", "test", "--no-fail-fast"] + sum([["--test", t] for t in tests], [])
+    # Tests that run an example's binary: build that example from the mutated source.
+    for test, example in [("admin_nvflare", "admin"), ("hci_example", "hci")]:
+        if test in tests:
+            args += ["--example", example]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     try:
