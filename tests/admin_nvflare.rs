@@ -17,24 +17,6 @@ use common::python::admin_python;
 use common::tls::Pki;
 use serde_json::Value;
 
-fn admin_binary() -> PathBuf {
-    // target/<profile>/deps/<this test> -> target/<profile>/examples/admin
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("admin");
-    assert!(
-        bin.exists(),
-        "{} is missing: `cargo test` builds it; with a filtered run, `cargo build --example admin` first",
-        bin.display()
-    );
-    bin
-}
-
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -190,7 +172,7 @@ fn start_poc(work: &Path) -> Poc {
 }
 
 fn admin(kit: &Path, args: &[&str]) -> Output {
-    Command::new(admin_binary())
+    Command::new(common::example_binary("admin"))
         .arg("--kit")
         .arg(kit)
         .args(["--timeout", "20"])

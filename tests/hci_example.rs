@@ -8,14 +8,14 @@ mod common;
 #[allow(dead_code)]
 mod app;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use app::{Server, ServerConfig, SPOOL};
+use app::{Endpoint, Server, ServerConfig, SPOOL};
 use common::{binary_wire, random_bytes};
 use nvflare_hci::{receive_all, send_text};
 use serde_json::Value;
@@ -63,7 +63,7 @@ fn upload_list_download_round_trip() {
         let body = random_bytes(size, i as u64);
         let file = local.path().join(format!("f{i}"));
         std::fs::write(&file, &body).unwrap();
-        let (reply, ok) = app::upload(&addr, &file, None, T, None).unwrap();
+        let (reply, ok) = app::upload(&Endpoint::plain(&addr, T), &file, None, None).unwrap();
         assert!(ok, "{reply}");
         let reply: Value = serde_json::from_str(&reply).unwrap();
         assert_eq!(reply["size"], size as u64);
@@ -78,7 +78,7 @@ fn upload_list_download_round_trip() {
 
         let out = local.path().join(format!("back{i}"));
         assert_eq!(
-            app::download(&addr, &name, &out, T, None).unwrap(),
+            app::download(&Endpoint::plain(&addr, T), &name, &out, None).unwrap(),
             size as u64
         );
         assert_eq!(std::fs::read(&out).unwrap(), body);
@@ -87,7 +87,7 @@ fn upload_list_download_round_trip() {
         assert_eq!(record["size"], size as u64);
         names.push((name, size as u64));
     }
-    let (reply, ok) = app::list(&addr, T).unwrap();
+    let (reply, ok) = app::list(&Endpoint::plain(&addr, T)).unwrap();
     assert!(ok);
     let reply: Value = serde_json::from_str(&reply).unwrap();
     let mut listed: Vec<(String, u64)> = reply["files"]
@@ -167,7 +167,7 @@ fn stalled_client_is_cut_off_while_others_are_served() {
     // Others are served meanwhile.
     let file = local.path().join("f");
     std::fs::write(&file, b"hello").unwrap();
-    let (_, ok) = app::upload(&addr, &file, Some("other"), T, None).unwrap();
+    let (_, ok) = app::upload(&Endpoint::plain(&addr, T), &file, Some("other"), None).unwrap();
     assert!(ok);
     assert_eq!(log.recv_timeout(T).unwrap()["status"], "ok");
 
@@ -209,7 +209,7 @@ fn downloads_outside_dir_are_refused() {
         "missing",
         "a\\..\\b",
     ] {
-        match app::download(&addr, name, &out, T, None) {
+        match app::download(&Endpoint::plain(&addr, T), name, &out, None) {
             Err(app::ClientError::Server(msg)) => assert!(!msg.is_empty()),
             other => panic!("{name:?}: {other:?}"),
         }
@@ -219,54 +219,12 @@ fn downloads_outside_dir_are_refused() {
     assert_eq!(common::entries(root.path()), ["secret", "served"]);
 }
 
-fn hci_binary() -> std::path::PathBuf {
-    // target/<profile>/deps/<this test> -> target/<profile>/examples/hci
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("hci");
-    assert!(
-        bin.exists(),
-        "{} is missing: `cargo test` builds it; with a filtered run, `cargo build --example hci` first",
-        bin.display()
-    );
-    bin
-}
-
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn command_line() {
-    let bin = hci_binary();
+    let bin = common::example_binary("hci");
     let served = tempfile::tempdir().unwrap();
     let local = tempfile::tempdir().unwrap();
-    let mut server = Killed(
-        Command::new(&bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--dir"])
-            .arg(served.path())
-            .args(["--timeout", "5"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let addr = first
-        .strip_prefix("listening on ")
-        .expect(&first)
-        .to_owned();
+    let (server, addr, mut lines) = common::hci_serve(served.path(), &["--timeout", "5"]);
 
     let run = |args: &[&str]| {
         let out = Command::new(&bin).args(args).output().unwrap();
@@ -348,7 +306,7 @@ fn command_line() {
 
 #[test]
 fn demo_runs_and_verifies() {
-    let out = Command::new(hci_binary())
+    let out = Command::new(common::example_binary("hci"))
         .args(["demo", "--size", "5000000"])
         .output()
         .unwrap();

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::{Server, ServerConfig, SPOOL};
+use app::{Endpoint, Server, ServerConfig, SPOOL};
 use nvflare_hci::{
     ContentType, DataProcessor, End, Error, ExchangeHandler, ExchangeSender, Limits, Start,
 };
@@ -177,7 +177,7 @@ fn many_clients_and_some_misbehaving() {
     assert!(misbehaved >= 4, "{misbehaved}");
 
     // The server still serves, and lists exactly the good uploads.
-    let (reply, ok) = app::list(&addr, T).unwrap();
+    let (reply, ok) = app::list(&Endpoint::plain(&addr, T)).unwrap();
     assert!(ok);
     let listed: Value = serde_json::from_str(&reply).unwrap();
     let mut listed: Vec<String> = listed["files"]

@@ -14,6 +14,8 @@
 mod jobs;
 mod render;
 mod session;
+#[path = "../shared/tls.rs"]
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

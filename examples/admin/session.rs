@@ -7,13 +7,14 @@ use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nvflare_hci::{Connection, DataGenerator, Exchange, MsgDataProcessor};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use serde_json::{json, Value};
+
+use crate::tls;
 
 /// Everything that can end an admin command.
 #[derive(Debug)]
@@ -169,32 +170,10 @@ pub type TlsConnection = Connection<StreamOwned<ClientConnection, TcpStream>>;
 /// kit's root CA. The server's name is checked (NVFlare's own client does
 /// not check it).
 pub fn tls_config(kit: &Kit) -> Result<Arc<ClientConfig>, AdminError> {
-    let pem =
-        |path: &Path, e: &dyn fmt::Display| AdminError::Kit(format!("{}: {e}", path.display()));
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(&kit.ca_cert).map_err(|e| pem(&kit.ca_cert, &e))? {
-        roots
-            .add(cert.map_err(|e| pem(&kit.ca_cert, &e))?)
-            .map_err(|e| pem(&kit.ca_cert, &e))?;
-    }
-    let chain = CertificateDer::pem_file_iter(&kit.client_cert)
-        .map_err(|e| pem(&kit.client_cert, &e))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| pem(&kit.client_cert, &e))?;
-    // PKCS#1 (NVFlare's provisioning), PKCS#8 or SEC1.
-    let key =
-        PrivateKeyDer::from_pem_file(&kit.client_key).map_err(|e| pem(&kit.client_key, &e))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| AdminError::Kit(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .map_err(|e| AdminError::Kit(format!("client certificate and key: {e}")))?;
-    Ok(Arc::new(config))
+    tls::client_config(&kit.client_cert, &kit.client_key, &kit.ca_cert).map_err(AdminError::Kit)
 }
 
-/// Connects, with the handshake done under the timeout.
+/// Connects, with the whole handshake done under the timeout.
 pub fn connect(config: &Arc<ClientConfig>, target: &Target) -> Result<TlsConnection, AdminError> {
     let fail =
         |e: &dyn fmt::Display| AdminError::Connect(format!("{}:{}: {e}", target.host, target.port));
@@ -215,27 +194,12 @@ pub fn connect(config: &Arc<ClientConfig>, target: &Target) -> Result<TlsConnect
             Err(e) => last = Some(e),
         }
     }
-    let tcp = tcp.ok_or_else(|| fail(&last.map_or("no address".into(), |e| e.to_string())))?;
+    let mut tcp = tcp.ok_or_else(|| fail(&last.map_or("no address".into(), |e| e.to_string())))?;
     tcp.set_nodelay(true).map_err(|e| fail(&e))?;
-    let mut tls = ClientConnection::new(Arc::clone(config), name).map_err(|e| fail(&e))?;
-    let mut tcp = tcp;
-    // The handshake under one deadline, whatever the peer trickles.
-    let deadline = Instant::now() + target.timeout;
-    while tls.is_handshaking() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(fail(&"TLS handshake timed out"));
-        }
-        tcp.set_read_timeout(Some(left)).map_err(|e| fail(&e))?;
-        tcp.set_write_timeout(Some(left)).map_err(|e| fail(&e))?;
-        tls.complete_io(&mut tcp)
-            .map_err(|e| fail(&format!("TLS handshake: {}", chain(&e))))?;
-    }
-    tcp.set_read_timeout(Some(target.timeout))
-        .map_err(|e| fail(&e))?;
-    tcp.set_write_timeout(Some(target.timeout))
-        .map_err(|e| fail(&e))?;
-    Ok(Connection::new(StreamOwned::new(tls, tcp)))
+    let mut conn = ClientConnection::new(Arc::clone(config), name).map_err(|e| fail(&e))?;
+    tls::handshake(&mut conn, &mut tcp, target.timeout, target.timeout)
+        .map_err(|e| fail(&format!("TLS handshake: {}", chain(&e))))?;
+    Ok(Connection::new(StreamOwned::new(conn, tcp)))
 }
 
 /// A request as NVFlare's admin client writes it: the command, then the

@@ -1,5 +1,6 @@
-//! The admin-style file server and client behind `examples/hci`: one TCP
-//! connection per command, one request exchange, one reply exchange.
+//! The admin-style file server and client behind `examples/hci`: one
+//! connection per command (plain TCP or mutual TLS), one request exchange,
+//! one reply exchange.
 //!
 //! Kept free of command-line and terminal concerns so that the tests can run
 //! it on threads.
@@ -8,41 +9,85 @@ use std::fs;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nvflare_hci::{
     Connection, Error, Exchange, GenerateDataFromFile, Limits, MsgDataProcessor, Progress,
 };
+use rustls::pki_types::ServerName;
 use serde_json::{json, Value};
+
+#[path = "../shared/tls.rs"]
+pub mod tls;
+#[path = "transport.rs"]
+pub mod transport;
+
+use transport::Transport;
 
 /// Where uploads are spooled until their checksum verified: inside the
 /// served directory (so the final rename is atomic), hidden from `list`.
 pub const SPOOL: &str = ".incoming";
 
-/// Stack of each connection's thread: enough for the exchange code, small
-/// enough that thousands of idle connections cost little.
+/// Stack of each connection's thread: enough for the exchange code and a
+/// TLS handshake, small enough that thousands of idle connections cost little.
 const WORKER_STACK: usize = 256 * 1024;
+
+/// The default cap on connections at once, handshakes included.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// Peers over the cap are answered by at most this many threads at once;
+/// past that they are closed unanswered, so a flood stays bounded work.
+const BUSY_RESPONDERS: usize = 8;
+
+/// What a peer over the cap is given, handshake and reply together.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What a server serves and how patiently.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// The directory of stored files.
     pub dir: PathBuf,
-    /// Read and write timeout of each connection.
+    /// Read and write timeout of each connection, and the deadline of its
+    /// whole TLS handshake.
     pub timeout: Duration,
     /// What a client may send.
     pub limits: Limits,
+    /// Mutual TLS: the server's certificate, and the CA client certificates
+    /// must chain to. `None` serves plain TCP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Connections at once, handshakes included; past it, `server busy`.
+    pub max_connections: usize,
 }
 
 impl ServerConfig {
-    /// Serves `dir` with a 30 s timeout and default limits.
+    /// Serves `dir` over plain TCP with a 30 s timeout, default limits and
+    /// at most [`DEFAULT_MAX_CONNECTIONS`] connections.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         ServerConfig {
             dir: dir.into(),
             timeout: Duration::from_secs(30),
             limits: Limits::default(),
+            tls: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
+    }
+}
+
+/// One of a counted number of places, given back when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(counter: &Arc<AtomicUsize>) -> Slot {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Slot(Arc::clone(counter))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -51,6 +96,8 @@ pub struct Server {
     listener: TcpListener,
     config: Arc<ServerConfig>,
 }
+
+type Log = Arc<dyn Fn(Value) + Send + Sync>;
 
 impl Server {
     /// Binds `addr` (port 0 picks a free port) and readies `config.dir`.
@@ -71,13 +118,16 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until the process ends: a thread per connection; `log` gets
-    /// one JSON record per finished request.
+    /// Serves until the process ends: a thread per connection, where its
+    /// TLS handshake runs too, so that a silent peer delays nobody; `log`
+    /// gets one JSON record per finished request or refused peer.
     pub fn run<L>(self, log: L)
     where
         L: Fn(Value) + Send + Sync + 'static,
     {
-        let log = Arc::new(log);
+        let log: Log = Arc::new(log);
+        let active = Arc::new(AtomicUsize::new(0));
+        let busy = Arc::new(AtomicUsize::new(0));
         for conn in self.listener.incoming() {
             let stream = match conn {
                 Ok(s) => s,
@@ -87,11 +137,19 @@ impl Server {
                     continue;
                 }
             };
+            if active.load(Ordering::SeqCst) >= self.config.max_connections {
+                refuse_busy(stream, &self.config, &busy, &log);
+                continue;
+            }
+            let slot = Slot::take(&active);
             let config = Arc::clone(&self.config);
             let log = Arc::clone(&log);
             let worker = std::thread::Builder::new()
                 .stack_size(WORKER_STACK)
-                .spawn(move || log(handle_connection(stream, &config)));
+                .spawn(move || {
+                    let _slot = slot;
+                    log(handle_connection(stream, &config))
+                });
             if let Err(e) = worker {
                 eprintln!("cannot start a worker: {e}");
             }
@@ -109,6 +167,49 @@ impl Server {
     }
 }
 
+fn peer_of(stream: &TcpStream) -> String {
+    stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default()
+}
+
+/// A peer over the cap: `server busy` from one of a few responders, or
+/// closed unanswered when they are all taken.
+fn refuse_busy(stream: TcpStream, config: &Arc<ServerConfig>, busy: &Arc<AtomicUsize>, log: &Log) {
+    let error = format!(
+        "server busy: {} connections at once, try again later",
+        config.max_connections
+    );
+    let record =
+        json!({"request": "busy", "status": "error", "error": error, "peer": peer_of(&stream)});
+    if busy.load(Ordering::SeqCst) >= BUSY_RESPONDERS {
+        drop(stream);
+        log(record);
+        return;
+    }
+    let slot = Slot::take(busy);
+    let (config, log) = (Arc::clone(config), Arc::clone(log));
+    let responder = std::thread::Builder::new()
+        .stack_size(WORKER_STACK)
+        .spawn(move || {
+            let _slot = slot;
+            if let Ok(transport) = open(stream, &config, BUSY_TIMEOUT) {
+                let mut conn = Connection::new(transport);
+                if conn
+                    .send_text(&json!({"status": "error", "error": error}).to_string())
+                    .is_ok()
+                {
+                    linger(conn.get_mut(), BUSY_TIMEOUT);
+                }
+            }
+            log(record);
+        });
+    if let Err(e) = responder {
+        eprintln!("cannot start a responder: {e}");
+    }
+}
+
 /// The error of a failed exchange as one line, with its causes.
 pub fn describe(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -121,57 +222,86 @@ pub fn describe(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Serves one connection: one request, one reply. Returns the log record.
+/// The connection's transport: timeouts set and, with TLS, the handshake
+/// done within `limit` in all. A refused peer gets its log record.
+fn open(stream: TcpStream, config: &ServerConfig, limit: Duration) -> Result<Transport, Value> {
+    let refused = |e: &dyn std::fmt::Display| json!({"request": "handshake", "status": "refused", "error": e.to_string()});
+    let mut stream = stream;
+    let timeouts = stream
+        .set_read_timeout(Some(config.timeout))
+        .and_then(|_| stream.set_write_timeout(Some(config.timeout)))
+        .and_then(|_| stream.set_nodelay(true));
+    if let Err(e) = timeouts {
+        return Err(json!({"request": "unknown", "status": "error", "error": e.to_string()}));
+    }
+    let Some(tls_config) = &config.tls else {
+        return Ok(Transport::Plain(stream));
+    };
+    let mut tls = rustls::ServerConnection::new(Arc::clone(tls_config)).map_err(|e| refused(&e))?;
+    if let Err(e) = tls::handshake(&mut tls, &mut stream, limit, config.timeout) {
+        // Tell the peer why, if it can still hear it.
+        let _ = tls.complete_io(&mut stream);
+        return Err(refused(&describe(&e)));
+    }
+    Ok(Transport::Server(Box::new(rustls::StreamOwned::new(
+        tls, stream,
+    ))))
+}
+
+/// Serves one connection: its handshake, one request, one reply. Returns
+/// the log record.
 pub fn handle_connection(stream: TcpStream, config: &ServerConfig) -> Value {
     let started = Instant::now();
-    let peer = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let mut record = serve_request(&stream, config);
+    let peer = peer_of(&stream);
+    let mut record = match open(stream, config, config.timeout) {
+        Ok(transport) => serve_request(Connection::new(transport).limits(config.limits), config),
+        Err(refused) => refused,
+    };
     record["peer"] = json!(peer);
     record["ms"] = json!(started.elapsed().as_millis() as u64);
     record
 }
 
 /// A connection of the server: one request, one reply.
-type ServerConn<'a> = Connection<&'a TcpStream>;
+type ServerConn = Connection<Transport>;
 
-fn error_reply(conn: &mut ServerConn<'_>, request: &str, error: String) -> Value {
+fn error_reply(conn: &mut ServerConn, request: &str, error: String) -> Value {
     let reply = json!({"status": "error", "error": error});
     // The connection may be beyond replying (reset, timed out): try once.
     if conn.send_text(&reply.to_string()).is_ok() {
-        linger(conn.get_ref());
+        linger(conn.get_mut(), Duration::from_secs(2));
     }
     json!({"request": request, "status": "error", "error": error})
 }
 
-/// Closes the sending side and drains, briefly, what the client still
-/// sends: closing with unread input would reset the connection and could
-/// destroy the reply before the client reads it.
-fn linger(mut stream: &TcpStream) {
-    let _ = stream.shutdown(std::net::Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-    let deadline = Instant::now() + Duration::from_secs(2);
+/// Closes the sending side and drains, for at most `limit`, what the
+/// client still sends: closing with unread input would reset the
+/// connection and could destroy the reply before the client reads it.
+fn linger(transport: &mut Transport, limit: Duration) {
+    transport.shutdown_write();
+    let mut tcp = transport.tcp();
+    let _ = tcp.set_read_timeout(Some(Duration::from_millis(200)));
+    let deadline = Instant::now() + limit;
     let mut sink = [0u8; 64 * 1024];
     while Instant::now() < deadline {
-        match stream.read(&mut sink) {
+        match tcp.read(&mut sink) {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
     }
 }
 
-fn serve_request(stream: &TcpStream, config: &ServerConfig) -> Value {
-    let timeouts = stream
-        .set_read_timeout(Some(config.timeout))
-        .and_then(|_| stream.set_write_timeout(Some(config.timeout)))
-        .and_then(|_| stream.set_nodelay(true));
-    if let Err(e) = timeouts {
-        return json!({"request": "unknown", "status": "error", "error": e.to_string()});
+fn serve_request(mut conn: ServerConn, config: &ServerConfig) -> Value {
+    // Re-created if it was removed while the server runs.
+    let spool = config.dir.join(SPOOL);
+    if let Err(e) = fs::create_dir_all(&spool) {
+        return error_reply(
+            &mut conn,
+            "unknown",
+            format!("spool {}: {e}", spool.display()),
+        );
     }
-    let mut conn = Connection::new(stream).limits(config.limits);
-    let received = conn.receive_and_parse(&mut MsgDataProcessor::in_dir(config.dir.join(SPOOL)));
+    let received = conn.receive_and_parse(&mut MsgDataProcessor::in_dir(&spool));
     match received {
         Err(e) => error_reply(&mut conn, "unknown", describe(&e)),
         Ok(Exchange::Binary { meta, body }) => {
@@ -195,7 +325,7 @@ fn serve_request(stream: &TcpStream, config: &ServerConfig) -> Value {
     }
 }
 
-fn serve_command(conn: &mut ServerConn<'_>, config: &ServerConfig, command: &str) -> Value {
+fn serve_command(conn: &mut ServerConn, config: &ServerConfig, command: &str) -> Value {
     if command == "list" {
         return match list_files(&config.dir) {
             Ok(files) => {
@@ -270,8 +400,10 @@ pub enum ClientError {
     Exchange(Error),
     /// The server said no.
     Server(String),
-    /// A local file could not be handled.
+    /// A local file could not be handled, or the connection failed.
     Io(io::Error),
+    /// TLS: a bad certificate or key file, or a failed handshake.
+    Tls(String),
 }
 
 impl std::fmt::Display for ClientError {
@@ -280,6 +412,17 @@ impl std::fmt::Display for ClientError {
             ClientError::Exchange(e) => f.write_str(&describe(e)),
             ClientError::Server(e) => write!(f, "server error: {e}"),
             ClientError::Io(e) => write!(f, "{e}"),
+            ClientError::Tls(e) => write!(f, "TLS: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Exchange(e) => e.source(),
+            ClientError::Io(e) => e.source(),
+            ClientError::Server(_) | ClientError::Tls(_) => None,
         }
     }
 }
@@ -296,14 +439,97 @@ impl From<io::Error> for ClientError {
     }
 }
 
-fn connect(addr: &str, timeout: Duration) -> Result<Connection<TcpStream>, ClientError> {
-    let stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    Ok(Connection::new(stream))
+/// Mutual TLS for a client: whom to trust and what to present, and the
+/// name the server's certificate must carry.
+#[derive(Debug, Clone)]
+pub struct ClientTls {
+    /// Trust anchors and the client's certificate.
+    pub config: Arc<rustls::ClientConfig>,
+    /// The name to verify on the server's certificate.
+    pub server_name: String,
 }
 
-fn text_reply(conn: &mut Connection<TcpStream>) -> Result<(String, Value), ClientError> {
+/// Where a client connects, how patiently, and over what.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// `HOST:PORT`.
+    pub addr: String,
+    /// Connect, handshake, read and write timeout.
+    pub timeout: Duration,
+    /// Mutual TLS, or plain TCP when `None`.
+    pub tls: Option<ClientTls>,
+}
+
+impl Endpoint {
+    /// Plain TCP to `addr`.
+    pub fn plain(addr: &str, timeout: Duration) -> Endpoint {
+        Endpoint {
+            addr: addr.to_owned(),
+            timeout,
+            tls: None,
+        }
+    }
+
+    /// Mutual TLS to `addr`, verifying `server_name`.
+    pub fn tls(
+        addr: &str,
+        timeout: Duration,
+        config: Arc<rustls::ClientConfig>,
+        server_name: &str,
+    ) -> Endpoint {
+        Endpoint {
+            tls: Some(ClientTls {
+                config,
+                server_name: server_name.to_owned(),
+            }),
+            ..Endpoint::plain(addr, timeout)
+        }
+    }
+}
+
+/// The host part of `HOST:PORT` (brackets of an IPv6 address removed).
+pub fn host_of(addr: &str) -> &str {
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+fn connect(endpoint: &Endpoint) -> Result<Connection<Transport>, ClientError> {
+    let mut last = None;
+    let mut stream = None;
+    for addr in endpoint.addr.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, endpoint.timeout) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let mut stream = stream.ok_or_else(|| {
+        last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))
+    })?;
+    stream.set_read_timeout(Some(endpoint.timeout))?;
+    stream.set_write_timeout(Some(endpoint.timeout))?;
+    let Some(tls) = &endpoint.tls else {
+        return Ok(Connection::new(Transport::Plain(stream)));
+    };
+    let name = ServerName::try_from(tls.server_name.clone())
+        .map_err(|e| ClientError::Tls(format!("bad server name {:?}: {e}", tls.server_name)))?;
+    let mut conn = rustls::ClientConnection::new(Arc::clone(&tls.config), name)
+        .map_err(|e| ClientError::Tls(e.to_string()))?;
+    tls::handshake(&mut conn, &mut stream, endpoint.timeout, endpoint.timeout).map_err(|e| {
+        ClientError::Tls(format!(
+            "handshake with {}: {}",
+            endpoint.addr,
+            describe(&e)
+        ))
+    })?;
+    Ok(Connection::new(Transport::Client(Box::new(
+        rustls::StreamOwned::new(conn, stream),
+    ))))
+}
+
+fn text_reply(conn: &mut Connection<Transport>) -> Result<(String, Value), ClientError> {
     let reply = conn.receive()?;
     let text = reply
         .into_text()
@@ -318,15 +544,14 @@ pub type OnProgress = Box<dyn FnMut(Progress) + Send>;
 
 /// Uploads `file`; returns the server's reply line and whether it said ok.
 pub fn upload(
-    addr: &str,
+    endpoint: &Endpoint,
     file: &Path,
     meta: Option<&str>,
-    timeout: Duration,
     progress: Option<OnProgress>,
 ) -> Result<(String, bool), ClientError> {
     // Open the file before connecting: a local error is reported as such.
     let generator = GenerateDataFromFile::open(file)?;
-    let mut conn = connect(addr, timeout)?;
+    let mut conn = connect(endpoint)?;
     let default_meta;
     let meta = match meta {
         Some(m) => m,
@@ -354,13 +579,12 @@ pub fn upload(
 
 /// Downloads `name` to `out` atomically; returns the file's size.
 pub fn download(
-    addr: &str,
+    endpoint: &Endpoint,
     name: &str,
     out: &Path,
-    timeout: Duration,
     progress: Option<OnProgress>,
 ) -> Result<u64, ClientError> {
-    let mut conn = connect(addr, timeout)?;
+    let mut conn = connect(endpoint)?;
     conn.send_text(&format!("download {name}"))?;
     // Spool next to `out`, so that the final rename is atomic.
     let parent = match out.parent() {
@@ -386,8 +610,8 @@ pub fn download(
 }
 
 /// Lists the server's files; returns the reply line and whether it said ok.
-pub fn list(addr: &str, timeout: Duration) -> Result<(String, bool), ClientError> {
-    let mut conn = connect(addr, timeout)?;
+pub fn list(endpoint: &Endpoint) -> Result<(String, bool), ClientError> {
+    let mut conn = connect(endpoint)?;
     conn.send_text("list")?;
     let (text, value) = text_reply(&mut conn)?;
     Ok((text, value["status"] == "ok"))

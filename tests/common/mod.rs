@@ -272,3 +272,62 @@ impl<R> Write for Duplex<R> {
         Ok(())
     }
 }
+
+/// The binary of the example `name`, built by `cargo test`: from
+/// target/<profile>/deps/<test> to target/<profile>/examples/<name>.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: `cargo test` builds it; with a filtered run, `cargo build --example {name}` first",
+        bin.display()
+    );
+    bin
+}
+
+/// A child process killed (by its PID) and reaped when dropped.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `hci serve` with `args` after `--listen 127.0.0.1:0 --dir DIR`;
+/// returns it, the address it listens on, and its log lines.
+pub fn hci_serve(
+    dir: &Path,
+    args: &[&str],
+) -> (
+    Killed,
+    String,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    use std::io::BufRead;
+    let mut server = Killed(
+        std::process::Command::new(example_binary("hci"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--dir"])
+            .arg(dir)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = std::io::BufReader::new(server.0.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first
+        .strip_prefix("listening on ")
+        .expect(&first)
+        .to_owned();
+    (server, addr, lines)
+}

@@ -215,6 +215,22 @@ def cmd_session(role, where, certs, body_path, rounds):
     return {"replies": replies}
 
 
+def cmd_tls_upload(port, certs, body_path, meta_path):
+    """send_binary_file over mutual TLS to `hci serve`; its reply."""
+    with _session_socket("connect", port, certs) as sock:
+        n = bp.send_binary_file(sock, body_path, read_meta(meta_path))
+        reply = bp.receive_all(sock)
+    return {"sent": n, "reply": describe(reply)}
+
+
+def cmd_tls_download(port, certs, name):
+    """A download request over mutual TLS to `hci serve`, sent as NVFlare's
+    server writes text; the file received with receive_all."""
+    with _session_socket("connect", port, certs) as sock:
+        sock.sendall(f"download {name}\x04".encode("utf-8"))
+        return describe(bp.receive_all(sock))
+
+
 COMMANDS = {
     "encode-file": cmd_encode_file,
     "encode-data": cmd_encode_data,
@@ -222,6 +238,8 @@ COMMANDS = {
     "tcp-send-file": cmd_tcp_send_file,
     "tcp-recv": cmd_tcp_recv,
     "session": cmd_session,
+    "tls-upload": cmd_tls_upload,
+    "tls-download": cmd_tls_download,
 }
 
 

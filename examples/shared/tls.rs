@@ -1,0 +1,174 @@
+#![allow(dead_code)] // each example uses a part of it
+//! Mutual TLS for the examples, on rustls with the ring provider: client
+//! and server configurations from PEM files, and a handshake bounded by one
+//! deadline however slowly the peer sends.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn pem_error(path: &Path, e: impl std::fmt::Display) -> String {
+    format!("{}: {e}", path.display())
+}
+
+/// The certificates of a CA file, as trust anchors.
+pub fn roots(ca: &Path) -> Result<Arc<RootCertStore>, String> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| pem_error(ca, e))? {
+        roots
+            .add(cert.map_err(|e| pem_error(ca, e))?)
+            .map_err(|e| pem_error(ca, e))?;
+    }
+    if roots.is_empty() {
+        return Err(pem_error(ca, "no certificate"));
+    }
+    Ok(Arc::new(roots))
+}
+
+/// A certificate chain and its key: PKCS#1 (NVFlare's provisioning),
+/// PKCS#8 or SEC1, as openssl writes them.
+pub fn identity(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| pem_error(cert, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| pem_error(cert, e))?;
+    if chain.is_empty() {
+        return Err(pem_error(cert, "no certificate"));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_error(key, e))?;
+    Ok((chain, key))
+}
+
+/// A client that presents `cert` and trusts only `ca`; TLS 1.2 and 1.3.
+pub fn client_config(cert: &Path, key: &Path, ca: &Path) -> Result<Arc<ClientConfig>, String> {
+    let (chain, key) = identity(cert, key)?;
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots(ca)?)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| format!("client certificate and key: {e}"))?;
+    Ok(Arc::new(config))
+}
+
+/// A server that presents `cert` and requires a client certificate that
+/// chains to `ca`; TLS 1.2 and 1.3.
+pub fn server_config(cert: &Path, key: &Path, ca: &Path) -> Result<Arc<ServerConfig>, String> {
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots(ca)?, provider())
+            .build()
+            .map_err(|e| e.to_string())?;
+    let (chain, key) = identity(cert, key)?;
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("server certificate and key: {e}"))?;
+    Ok(Arc::new(config))
+}
+
+/// The two sides of a rustls connection, for [`handshake`].
+pub trait Handshaking {
+    /// True until the handshake is complete.
+    fn is_handshaking(&self) -> bool;
+    /// Reads and writes TLS records on `io` until there is nothing to do.
+    fn complete_io<T: Read + Write>(&mut self, io: &mut T) -> io::Result<(usize, usize)>;
+}
+
+impl Handshaking for ClientConnection {
+    fn is_handshaking(&self) -> bool {
+        let common: &rustls::CommonState = self;
+        common.is_handshaking()
+    }
+    fn complete_io<T: Read + Write>(&mut self, io: &mut T) -> io::Result<(usize, usize)> {
+        rustls::ConnectionCommon::complete_io(self, io)
+    }
+}
+
+impl Handshaking for ServerConnection {
+    fn is_handshaking(&self) -> bool {
+        let common: &rustls::CommonState = self;
+        common.is_handshaking()
+    }
+    fn complete_io<T: Read + Write>(&mut self, io: &mut T) -> io::Result<(usize, usize)> {
+        rustls::ConnectionCommon::complete_io(self, io)
+    }
+}
+
+/// The socket during a handshake: every read and write may wait only for
+/// what is left until the deadline. (rustls reads as many times as the
+/// handshake needs within one `complete_io`, so checking between calls is
+/// not enough.)
+struct Deadline<'a> {
+    tcp: &'a mut TcpStream,
+    deadline: Instant,
+}
+
+impl Deadline<'_> {
+    fn left(&self) -> io::Result<Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "TLS handshake timed out",
+            ));
+        }
+        Ok(left)
+    }
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.left()?;
+        self.tcp.set_read_timeout(Some(left))?;
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Deadline<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let left = self.left()?;
+        self.tcp.set_write_timeout(Some(left))?;
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
+/// Completes the handshake within `limit` in all: every read and write
+/// waits only for what is left, so a peer that trickles its messages a byte
+/// at a time is cut off at the deadline like one that sends nothing. The
+/// socket's timeouts are set to `timeout` afterwards.
+pub fn handshake<C: Handshaking>(
+    tls: &mut C,
+    tcp: &mut TcpStream,
+    limit: Duration,
+    timeout: Duration,
+) -> io::Result<()> {
+    let mut io = Deadline {
+        tcp,
+        deadline: Instant::now() + limit,
+    };
+    while tls.is_handshaking() {
+        tls.complete_io(&mut io)?;
+    }
+    tcp.set_read_timeout(Some(timeout))?;
+    tcp.set_write_timeout(Some(timeout))?;
+    Ok(())
+}
