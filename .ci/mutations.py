@@ -90,7 +90,7 @@ M = [
  ("M21 job zip without folder entries", "examples/admin/jobs.rs",
   "        zip.add_directory(format!(\"{entry}/\"), options)\n            .map_err(|e| fail(&e))?;",
   "",
-  ["admin_nvflare"]),
+  ["admin_offline", "admin_nvflare"]),
  ("M22 subfolder signatures over the wrong bytes", "examples/admin/jobs.rs",
   "        signatures.insert(name.clone(), Value::from(sign(key, name.as_bytes())));",
   "        signatures.insert(name.clone(), Value::from(sign(key, b\"\")));",

@@ -1,4 +1,4 @@
-//! WIRE.md fault 3: Python drops bytes that follow `0x04` in the same read.
+//! docs/wire.md fault 3: Python drops bytes that follow `0x04` in the same read.
 //! Here no byte after an exchange is lost: without read-ahead none is read,
 //! with it the handler keeps them for the next exchange.
 

@@ -1,4 +1,4 @@
-//! WIRE.md fault 2: Python does not see `0x04` as the end when it is the
+//! docs/wire.md fault 2: Python does not see `0x04` as the end when it is the
 //! first byte, and returns what follows. Here it is the empty message, and
 //! what follows stays in the stream.
 

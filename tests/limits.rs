@@ -1,4 +1,4 @@
-//! WIRE.md fault 7: Python has no limits. Here meta, body and text sizes are
+//! docs/wire.md fault 7: Python has no limits. Here meta, body and text sizes are
 //! bounded, checked before anything is allocated or written.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Each deliberate difference from the Python module (WIRE.md's list): the
+//! Each deliberate difference from the Python module (docs/wire.md): the
 //! same input trips NVFlare 2.9.0 and is handled here.
 
 mod common;

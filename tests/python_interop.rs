@@ -127,7 +127,7 @@ fn rust_sender_to_python_receiver() {
         assert_eq!(got["ct"], 1, "{got}");
         assert_eq!(got["meta"], meta.as_str());
         if size == 0 {
-            // Python gives no file for an empty body (WIRE.md fault 10).
+            // Python gives no file for an empty body (docs/wire.md fault 10).
             assert_eq!(got["file"], false);
         } else {
             assert_eq!(got["size"], size as u64);
@@ -156,7 +156,7 @@ fn rust_text_to_python() {
     );
     assert_eq!(got["ct"], 0);
     assert_eq!(got["text"], r#"{"cmd":"list_jobs"}"#);
-    // Python decodes each read on its own (WIRE.md fault 1): non-ASCII text
+    // Python decodes each read on its own (docs/wire.md fault 1): non-ASCII text
     // reaches it intact only when no read splits a character, so it reads
     // in whole blocks here.
     let path = write(dir.path(), "two", &wire[first_len..]);

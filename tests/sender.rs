@@ -1,4 +1,4 @@
-//! WIRE.md faults 8, 9 and 11: Python writes each part and each 1 KiB block
+//! docs/wire.md faults 8, 9 and 11: Python writes each part and each 1 KiB block
 //! separately, catches a generator's wrong size only after sending it all,
 //! and (before 2026) leaked the sent file's descriptor on errors. Here a
 //! small exchange is one write, blocks are large, the body never exceeds its
@@ -14,7 +14,8 @@ use nvflare_hci::{
     DEFAULT_BLOCK_SIZE,
 };
 
-// The floor for the block size, checked at compile time.
+// Blocks of at least 64 KiB keep large transfers off the system-call bound
+// (docs/wire.md fault 8); checked at compile time.
 const _: () = assert!(DEFAULT_BLOCK_SIZE >= 64 * 1024);
 
 #[test]

@@ -1,4 +1,4 @@
-//! WIRE.md faults 6 and 10: Python never deletes its spool files, leaves
+//! docs/wire.md faults 6 and 10: Python never deletes its spool files, leaves
 //! partial ones behind, and gives no file for an empty body. Here a failed
 //! exchange deletes its file, a received body is deleted when dropped unless
 //! kept or persisted, and an empty body is an empty file.

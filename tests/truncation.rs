@@ -1,4 +1,4 @@
-//! WIRE.md faults 4 and 5: Python accepts text cut short by end of stream,
+//! docs/wire.md faults 4 and 5: Python accepts text cut short by end of stream,
 //! and raises `TypeError` at an end of stream inside the meta. Here an early
 //! end is always `UnexpectedEof`, naming the section and its byte counts,
 //! and leaves no temporary file.

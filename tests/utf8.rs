@@ -1,4 +1,4 @@
-//! WIRE.md fault 1: Python decodes text read by read, so a character split
+//! docs/wire.md fault 1: Python decodes text read by read, so a character split
 //! across reads (or a non-ASCII first character) fails. Here text is decoded
 //! once complete; invalid UTF-8 is a typed error.
 
