@@ -12,5 +12,4 @@ mod render;
 #[allow(dead_code)]
 mod session;
 #[path = "../examples/shared/tls.rs"]
-#[allow(dead_code)]
 mod tls;
