@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use nvflare_hci::{
-    receive_all, Connection, ContentType, DataProcessor, Decoder, End, Error, Event,
+    receive_all, Connection, ContentType, DataProcessor, Decoded, Decoder, End, Error,
     ExchangeHandler, ExchangeSender, MsgDataProcessor, Start, ALL_END, DEFAULT_BLOCK_SIZE,
     LINE_END,
 };
@@ -427,12 +427,12 @@ fn text(c: &mut Criterion) {
                 let text = loop {
                     let (used, event) = decoder.decode(input).unwrap();
                     match event {
-                        Some(Event::Start(start)) => processor.start(&start).unwrap(),
-                        Some(Event::Data(data)) => {
-                            processor.process(data, ContentType::Text).unwrap()
+                        Decoded::Start(start) => processor.start(&start).unwrap(),
+                        Decoded::Data(data) => processor.process(data, ContentType::Text).unwrap(),
+                        Decoded::End(end) => break processor.finalize(&end).unwrap(),
+                        Decoded::NeedMore | Decoded::Finished => {
+                            unreachable!("the whole text is given")
                         }
-                        Some(Event::End) => break processor.finalize(&End::text()).unwrap(),
-                        None => unreachable!("the whole text is given"),
                     }
                     input = &input[used..];
                 };

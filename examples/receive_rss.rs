@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let sender = std::thread::spawn(move || -> Result<u64, nvflare_hci::Error> {
-        let sock = TcpStream::connect(addr)?;
+        let sock = TcpStream::connect(addr).map_err(nvflare_hci::Error::Io)?;
         nvflare_hci::send_binary_data(&sock, Pattern { size, left: size }, "{\"cmd\":\"big\"}")
     });
     let (sock, _) = listener.accept()?;

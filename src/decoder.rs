@@ -1,6 +1,7 @@
 //! The sans-IO state machine: bytes in, events out. It never reads or writes.
 
 use crate::error::{Error, Limit, Result, Section};
+use crate::progress::Progress;
 use crate::wire::{
     find_byte, ContentType, Footer, Header, ALL_END, BINARY_MARKER, FOOTER_LEN, HEADER_LEN,
 };
@@ -10,15 +11,19 @@ use crate::wire::{
 ///
 /// ```
 /// use nvflare_hci::Limits;
-/// let limits = Limits::default().max_body_size(1 << 30).max_meta_size(4096);
-/// assert_eq!(limits.get_max_body_size(), 1 << 30);
-/// assert_eq!(limits.get_max_text_size(), Limits::DEFAULT_MAX_TEXT_SIZE);
+/// let limits = Limits::default().with_max_body_size(1 << 30).with_max_meta_size(4096);
+/// assert_eq!(limits.max_body_size, 1 << 30);
+/// assert_eq!(limits.max_text_size, Limits::DEFAULT_MAX_TEXT_SIZE);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
-    max_meta_size: u32,
-    max_body_size: u64,
-    max_text_size: u64,
+    /// The largest `meta_size` accepted.
+    pub max_meta_size: u32,
+    /// The largest `body_size` accepted.
+    pub max_body_size: u64,
+    /// The most bytes a text exchange may hold before its `ALL_END`.
+    pub max_text_size: u64,
 }
 
 impl Limits {
@@ -47,37 +52,22 @@ impl Limits {
         }
     }
 
-    /// Sets the largest `meta_size` accepted.
-    pub const fn max_meta_size(mut self, max: u32) -> Self {
+    /// These limits with the largest `meta_size` accepted set to `max`.
+    pub const fn with_max_meta_size(mut self, max: u32) -> Self {
         self.max_meta_size = max;
         self
     }
 
-    /// Sets the largest `body_size` accepted.
-    pub const fn max_body_size(mut self, max: u64) -> Self {
+    /// These limits with the largest `body_size` accepted set to `max`.
+    pub const fn with_max_body_size(mut self, max: u64) -> Self {
         self.max_body_size = max;
         self
     }
 
-    /// Sets the most bytes a text exchange may hold before its `ALL_END`.
-    pub const fn max_text_size(mut self, max: u64) -> Self {
+    /// These limits with the most bytes of text accepted set to `max`.
+    pub const fn with_max_text_size(mut self, max: u64) -> Self {
         self.max_text_size = max;
         self
-    }
-
-    /// The largest `meta_size` accepted.
-    pub const fn get_max_meta_size(&self) -> u32 {
-        self.max_meta_size
-    }
-
-    /// The largest `body_size` accepted.
-    pub const fn get_max_body_size(&self) -> u64 {
-        self.max_body_size
-    }
-
-    /// The most bytes of text accepted.
-    pub const fn get_max_text_size(&self) -> u64 {
-        self.max_text_size
     }
 }
 
@@ -158,59 +148,123 @@ impl End {
     }
 }
 
-/// What the decoder found in the bytes it was given.
+/// What [`Decoder::decode`] made of the bytes it was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event<'a> {
+pub enum Decoded<'a> {
+    /// Every byte given was taken, and the exchange needs more.
+    NeedMore,
     /// The exchange's kind, meta and body size are known; no content yet.
     Start(Start<'a>),
     /// Content: body bytes, or text bytes (never the final `ALL_END`).
     Data(&'a [u8]),
-    /// The exchange is complete, and for binary its footer verified.
-    End,
+    /// The exchange is complete (for binary, its footer verified).
+    End(End),
+    /// The exchange ended (or failed) before this call: nothing was taken.
+    /// [`reset`](Decoder::reset) readies the decoder for the next one.
+    Finished,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where the decoder is in an exchange, with what it has gathered there.
+#[derive(Debug, Clone)]
 enum State {
+    /// Waiting for the first byte.
     Marker,
-    Header,
-    Meta,
-    Body,
-    Footer,
-    Text,
-    Done,
+    /// The header's bytes so far.
+    Header {
+        bytes: [u8; HEADER_LEN],
+        filled: usize,
+    },
+    /// The meta's bytes so far, of `size`; the body's size is known.
+    Meta {
+        bytes: Vec<u8>,
+        size: usize,
+        body_size: u64,
+    },
+    /// Body bytes still to come, and the CRC of those that came.
+    Body {
+        remaining: u64,
+        crc: crc32fast::Hasher,
+    },
+    /// The footer's bytes so far, and the CRC of the whole body.
+    Footer {
+        bytes: [u8; FOOTER_LEN],
+        filled: usize,
+        crc: u32,
+    },
+    /// Text bytes so far.
+    Text { len: u64 },
+    /// Complete: the end, and a text's length (a body's is its size).
+    Done { end: End, text_len: u64 },
+    /// An error was returned; nothing is taken until a reset.
     Failed,
 }
 
-/// Internal, borrow-free form of [`Event`].
+/// The meta and body size of the binary exchange under way, once its meta
+/// is in: what its start event lends out, and what progress is measured by.
+#[derive(Debug, Clone)]
+struct Binary {
+    meta: String,
+    body_size: u64,
+}
+
+/// One state's step, borrow-free: the bytes taken from its input, the state
+/// that follows, and what was found, if anything (offsets in its input).
+struct Step {
+    used: usize,
+    next: State,
+    found: Option<Found>,
+}
+
+/// Borrow-free form of [`Decoded`].
 enum Found {
+    NeedMore,
     StartText,
     StartBinary,
     Data { at: usize, len: usize },
-    End,
+    End(End),
+    Finished,
+}
+
+impl Step {
+    fn go(used: usize, next: State) -> Step {
+        Step {
+            used,
+            next,
+            found: None,
+        }
+    }
+
+    fn stop(used: usize, next: State, found: Found) -> Step {
+        Step {
+            used,
+            next,
+            found: Some(found),
+        }
+    }
 }
 
 /// A sans-IO decoder of one exchange at a time.
 ///
 /// Feed it bytes with [`decode`](Decoder::decode); it returns how many it
-/// consumed and at most one [`Event`]. It never needs more than it is given:
-/// a short input is not an error, the decoder keeps its place and waits for
-/// the rest, whatever the split. When the input ends, [`eof`](Decoder::eof)
-/// tells whether the exchange was complete.
+/// took and what it made of them ([`Decoded`]). It never needs more than it
+/// is given: a short input is not an error, the decoder keeps its place and
+/// waits for the rest, whatever the split. When the input ends,
+/// [`eof`](Decoder::eof) tells whether the exchange was complete.
 ///
 /// ```
-/// use nvflare_hci::{Decoder, Event};
+/// use nvflare_hci::{Decoded, Decoder};
 /// let wire = b"{\"cmd\":\"list\"}\x04";
 /// let mut decoder = Decoder::new();
 /// let mut input = &wire[..];
 /// let mut text = Vec::new();
 /// loop {
-///     let (used, event) = decoder.decode(input)?;
+///     let (used, decoded) = decoder.decode(input)?;
 ///     input = &input[used..];
-///     match event {
-///         Some(Event::Data(d)) => text.extend_from_slice(d),
-///         Some(Event::End) => break,
-///         Some(Event::Start(_)) => {}
-///         None => decoder.eof()?, // input ran out before the end
+///     match decoded {
+///         Decoded::Data(d) => text.extend_from_slice(d),
+///         Decoded::End(_) => break,
+///         Decoded::Start(_) => {}
+///         Decoded::NeedMore | Decoded::Finished => decoder.eof()?, // input ran out
 ///     }
 /// }
 /// assert_eq!(text, b"{\"cmd\":\"list\"}");
@@ -220,17 +274,7 @@ enum Found {
 pub struct Decoder {
     limits: Limits,
     state: State,
-    content_type: Option<ContentType>,
-    fixed: [u8; HEADER_LEN],
-    filled: usize,
-    meta_size: usize,
-    meta_bytes: Vec<u8>,
-    meta: String,
-    body_size: u64,
-    remaining: u64,
-    crc: crc32fast::Hasher,
-    checksum: Option<u32>,
-    text_len: u64,
+    binary: Option<Binary>,
 }
 
 impl Default for Decoder {
@@ -253,17 +297,7 @@ impl Decoder {
         Decoder {
             limits,
             state: State::Marker,
-            content_type: None,
-            fixed: [0; HEADER_LEN],
-            filled: 0,
-            meta_size: 0,
-            meta_bytes: Vec::new(),
-            meta: String::new(),
-            body_size: 0,
-            remaining: 0,
-            crc: crc32fast::Hasher::new(),
-            checksum: None,
-            text_len: 0,
+            binary: None,
         }
     }
 
@@ -278,74 +312,87 @@ impl Decoder {
     }
 
     /// Forgets the current exchange and waits for the first byte of a new one.
-    /// Needed after [`Event::End`] or an error before decoding again.
+    /// Needed after [`Decoded::End`] or an error before decoding again.
     pub fn reset(&mut self) {
         self.state = State::Marker;
-        self.content_type = None;
-        self.filled = 0;
-        self.meta_size = 0;
-        self.meta_bytes = Vec::new();
-        self.meta.clear();
-        self.body_size = 0;
-        self.remaining = 0;
-        self.crc = crc32fast::Hasher::new();
-        self.checksum = None;
-        self.text_len = 0;
+        self.binary = None;
     }
 
-    /// True once [`Event::End`] was returned (until [`reset`](Decoder::reset)).
+    /// True once [`Decoded::End`] was returned (until [`reset`](Decoder::reset)).
     pub fn is_done(&self) -> bool {
-        self.state == State::Done
+        matches!(self.state, State::Done { .. })
     }
 
     /// The current exchange's kind, once its first byte was seen.
     pub fn content_type(&self) -> Option<ContentType> {
-        self.content_type
+        match &self.state {
+            State::Marker | State::Failed => None,
+            State::Text { .. } => Some(ContentType::Text),
+            State::Done { end, .. } if end.checksum().is_none() => Some(ContentType::Text),
+            _ => Some(ContentType::Binary),
+        }
     }
 
     /// The meta of the current binary exchange, once complete (else empty).
     pub fn meta(&self) -> &str {
-        &self.meta
+        self.binary.as_ref().map_or("", |b| &b.meta)
     }
 
     /// The CRC-32 of the body of a binary exchange, once its footer has
-    /// verified it (after [`Event::End`], until [`reset`](Decoder::reset)).
+    /// verified it (after [`Decoded::End`], until [`reset`](Decoder::reset)).
     pub fn checksum(&self) -> Option<u32> {
-        self.checksum
-    }
-
-    /// Content bytes (body or text) decoded so far, and the total when known
-    /// (the declared body size of a binary exchange).
-    pub fn progress(&self) -> (u64, Option<u64>) {
-        match self.content_type {
-            Some(ContentType::Binary) => {
-                let total = self.body_size;
-                let done = if matches!(self.state, State::Marker | State::Header | State::Meta) {
-                    0
-                } else {
-                    total - self.remaining
-                };
-                (done, Some(total))
-            }
-            Some(ContentType::Text) => (self.text_len, None),
-            None => (0, None),
+        match &self.state {
+            State::Done { end, .. } => end.checksum(),
+            _ => None,
         }
     }
 
+    /// How far the exchange has come: content bytes (body or text) decoded
+    /// so far, and the total when known (a binary exchange's declared body
+    /// size). `None` before its first byte, and after an error.
+    pub fn progress(&self) -> Option<Progress> {
+        let body_size = self.binary.as_ref().map(|b| b.body_size);
+        let (content_type, done, total) = match &self.state {
+            State::Marker | State::Failed => return None,
+            State::Text { len } => (ContentType::Text, *len, None),
+            State::Header { .. } => (ContentType::Binary, 0, None),
+            State::Meta { body_size, .. } => (ContentType::Binary, 0, Some(*body_size)),
+            State::Body { remaining, .. } => {
+                let total = body_size.unwrap_or(0);
+                (ContentType::Binary, total - remaining, Some(total))
+            }
+            State::Footer { .. } => (ContentType::Binary, body_size.unwrap_or(0), body_size),
+            State::Done { end, text_len } => match end.checksum() {
+                Some(_) => (ContentType::Binary, body_size.unwrap_or(0), body_size),
+                None => (ContentType::Text, *text_len, None),
+            },
+        };
+        Some(Progress {
+            content_type,
+            done,
+            total,
+        })
+    }
+
     /// The most bytes that can be read from the stream now without reading
-    /// past the end of this exchange; 0 when done. A binary exchange's
-    /// length is known once its header is in; text is read a byte at a time
-    /// since its end is only known when seen.
-    pub fn exact_read_len(&self) -> usize {
-        let rest: u64 = match self.state {
-            State::Marker | State::Text => 1,
-            State::Header => (HEADER_LEN - self.filled) as u64,
-            State::Meta => ((self.meta_size - self.meta_bytes.len()) as u64)
-                .saturating_add(self.body_size)
+    /// past the end of this exchange (an upper bound that is never too
+    /// high); 0 when done. A binary exchange's length is known once its
+    /// header is in; text is read a byte at a time since its end is only
+    /// known when seen.
+    pub fn exact_read_limit(&self) -> usize {
+        let rest: u64 = match &self.state {
+            State::Marker | State::Text { .. } => 1,
+            State::Header { filled, .. } => (HEADER_LEN - filled) as u64,
+            State::Meta {
+                bytes,
+                size,
+                body_size,
+            } => ((size - bytes.len()) as u64)
+                .saturating_add(*body_size)
                 .saturating_add(FOOTER_LEN as u64),
-            State::Body => self.remaining.saturating_add(FOOTER_LEN as u64),
-            State::Footer => (FOOTER_LEN - self.filled) as u64,
-            State::Done | State::Failed => 0,
+            State::Body { remaining, .. } => remaining.saturating_add(FOOTER_LEN as u64),
+            State::Footer { filled, .. } => (FOOTER_LEN - filled) as u64,
+            State::Done { .. } | State::Failed => 0,
         };
         usize::try_from(rest).unwrap_or(usize::MAX)
     }
@@ -357,22 +404,15 @@ impl Decoder {
     /// [`Error::UnexpectedEof`] naming the section that was cut short, with
     /// the bytes it needed and those it got.
     pub fn eof(&self) -> Result<()> {
-        let (section, expected, got) = match self.state {
-            State::Done | State::Failed => return Ok(()),
+        let body_size = self.binary.as_ref().map_or(0, |b| b.body_size);
+        let (section, expected, got) = match &self.state {
+            State::Done { .. } | State::Failed => return Ok(()),
             State::Marker => (Section::Marker, 1, 0),
-            State::Header => (Section::Header, HEADER_LEN as u64, self.filled as u64),
-            State::Meta => (
-                Section::Meta,
-                self.meta_size as u64,
-                self.meta_bytes.len() as u64,
-            ),
-            State::Body => (
-                Section::Body,
-                self.body_size,
-                self.body_size - self.remaining,
-            ),
-            State::Footer => (Section::Footer, FOOTER_LEN as u64, self.filled as u64),
-            State::Text => (Section::Text, self.text_len + 1, self.text_len),
+            State::Header { filled, .. } => (Section::Header, HEADER_LEN as u64, *filled as u64),
+            State::Meta { bytes, size, .. } => (Section::Meta, *size as u64, bytes.len() as u64),
+            State::Body { remaining, .. } => (Section::Body, body_size, body_size - remaining),
+            State::Footer { filled, .. } => (Section::Footer, FOOTER_LEN as u64, *filled as u64),
+            State::Text { len } => (Section::Text, len + 1, *len),
         };
         Err(Error::UnexpectedEof {
             section,
@@ -381,12 +421,12 @@ impl Decoder {
         })
     }
 
-    /// Decodes from `input`: returns the bytes consumed and at most one event.
+    /// Decodes from `input`: returns the bytes taken and what they made.
     ///
-    /// `None` means every byte was consumed and more input is needed (or,
-    /// once done, that nothing more is taken: bytes after the exchange's end
-    /// are never consumed). Call again with the unconsumed rest of the input
-    /// after each event.
+    /// Call again with the rest of the input after anything but
+    /// [`Decoded::NeedMore`] (every byte was taken) and
+    /// [`Decoded::Finished`] (none was: bytes after an exchange are never
+    /// taken).
     ///
     /// # Errors
     /// [`Error::LimitExceeded`] for a header or text over the [`Limits`],
@@ -394,171 +434,240 @@ impl Decoder {
     /// [`Error::FooterMarker`] and [`Error::ChecksumMismatch`] for a bad
     /// footer. After an error the decoder takes no input until
     /// [`reset`](Decoder::reset).
-    pub fn decode<'a>(&'a mut self, input: &'a [u8]) -> Result<(usize, Option<Event<'a>>)> {
-        let (used, found) = match self.advance(input) {
-            Ok(step) => step,
-            Err(e) => {
-                self.state = State::Failed;
-                return Err(e);
+    pub fn decode<'a>(&'a mut self, input: &'a [u8]) -> Result<(usize, Decoded<'a>)> {
+        let mut pos = 0;
+        let found = loop {
+            let rest = &input[pos..];
+            // The state is moved out for its step, and the next one put
+            // back: an error leaves `Failed` behind.
+            let step = match std::mem::replace(&mut self.state, State::Failed) {
+                State::Marker => on_marker(rest),
+                State::Header { bytes, filled } => on_header(bytes, filled, rest, &self.limits)?,
+                State::Meta {
+                    bytes,
+                    size,
+                    body_size,
+                } => self.on_meta(bytes, size, body_size, rest)?,
+                State::Body { remaining, crc } => on_body(remaining, crc, rest),
+                State::Footer { bytes, filled, crc } => on_footer(bytes, filled, crc, rest)?,
+                State::Text { len } => on_text(len, rest, &self.limits)?,
+                done @ State::Done { .. } => Step::stop(0, done, Found::Finished),
+                State::Failed => Step::stop(0, State::Failed, Found::Finished),
+            };
+            self.state = step.next;
+            let start = pos;
+            pos += step.used;
+            if let Some(found) = step.found {
+                break match found {
+                    Found::Data { at, len } => Found::Data {
+                        at: start + at,
+                        len,
+                    },
+                    other => other,
+                };
             }
         };
-        let event = found.map(|f| match f {
-            Found::StartText => Event::Start(Start::text()),
-            Found::StartBinary => Event::Start(Start::binary(&self.meta, self.body_size)),
-            Found::Data { at, len } => Event::Data(&input[at..at + len]),
-            Found::End => Event::End,
-        });
-        Ok((used, event))
+        let decoded = match found {
+            Found::NeedMore => Decoded::NeedMore,
+            Found::StartText => Decoded::Start(Start::text()),
+            Found::StartBinary => Decoded::Start(Start::binary(
+                self.meta(),
+                self.binary.as_ref().map_or(0, |b| b.body_size),
+            )),
+            Found::Data { at, len } => Decoded::Data(&input[at..at + len]),
+            Found::End(end) => Decoded::End(end),
+            Found::Finished => Decoded::Finished,
+        };
+        Ok((pos, decoded))
     }
 
-    fn advance(&mut self, input: &[u8]) -> Result<(usize, Option<Found>)> {
-        let mut pos = 0;
-        loop {
-            let rest = &input[pos..];
-            match self.state {
-                State::Marker => {
-                    let Some(&first) = rest.first() else {
-                        return Ok((pos, None));
-                    };
-                    if first == BINARY_MARKER {
-                        self.content_type = Some(ContentType::Binary);
-                        self.state = State::Header;
-                        self.filled = 0;
-                        pos += 1;
-                    } else {
-                        // The first byte is part of the text: leave it unconsumed.
-                        self.content_type = Some(ContentType::Text);
-                        self.state = State::Text;
-                        self.text_len = 0;
-                        return Ok((pos, Some(Found::StartText)));
-                    }
-                }
-                State::Header => {
-                    let n = (HEADER_LEN - self.filled).min(rest.len());
-                    self.fixed[self.filled..self.filled + n].copy_from_slice(&rest[..n]);
-                    self.filled += n;
-                    pos += n;
-                    if self.filled < HEADER_LEN {
-                        return Ok((pos, None));
-                    }
-                    self.begin_binary(Header::decode(&self.fixed))?;
-                }
-                State::Meta => {
-                    let n = (self.meta_size - self.meta_bytes.len()).min(rest.len());
-                    self.meta_bytes.extend_from_slice(&rest[..n]);
-                    pos += n;
-                    if self.meta_bytes.len() < self.meta_size {
-                        return Ok((pos, None));
-                    }
-                    let bytes = std::mem::take(&mut self.meta_bytes);
-                    self.meta = String::from_utf8(bytes).map_err(|e| Error::InvalidUtf8 {
-                        section: Section::Meta,
-                        source: e.utf8_error(),
-                    })?;
-                    self.remaining = self.body_size;
-                    self.filled = 0;
-                    self.state = if self.body_size == 0 {
-                        State::Footer
-                    } else {
-                        State::Body
-                    };
-                    return Ok((pos, Some(Found::StartBinary)));
-                }
-                State::Body => {
-                    if rest.is_empty() {
-                        return Ok((pos, None));
-                    }
-                    let len = usize::try_from(self.remaining)
-                        .unwrap_or(usize::MAX)
-                        .min(rest.len());
-                    self.crc.update(&rest[..len]);
-                    self.remaining -= len as u64;
-                    if self.remaining == 0 {
-                        self.state = State::Footer;
-                        self.filled = 0;
-                    }
-                    return Ok((pos + len, Some(Found::Data { at: pos, len })));
-                }
-                State::Footer => {
-                    let n = (FOOTER_LEN - self.filled).min(rest.len());
-                    self.fixed[self.filled..self.filled + n].copy_from_slice(&rest[..n]);
-                    self.filled += n;
-                    pos += n;
-                    if self.filled < FOOTER_LEN {
-                        return Ok((pos, None));
-                    }
-                    let mut bytes = [0u8; FOOTER_LEN];
-                    bytes.copy_from_slice(&self.fixed[..FOOTER_LEN]);
-                    let footer = Footer::decode(&bytes);
-                    if footer.end_marker != 0 {
-                        return Err(Error::FooterMarker {
-                            found: footer.end_marker,
-                        });
-                    }
-                    let computed = self.crc.clone().finalize();
-                    if footer.checksum != computed {
-                        return Err(Error::ChecksumMismatch {
-                            received: footer.checksum,
-                            computed,
-                        });
-                    }
-                    self.checksum = Some(computed);
-                    self.state = State::Done;
-                    return Ok((pos, Some(Found::End)));
-                }
-                State::Text => {
-                    if rest.is_empty() {
-                        return Ok((pos, None));
-                    }
-                    let end = find_byte(ALL_END, rest);
-                    if end == Some(0) {
-                        self.state = State::Done;
-                        return Ok((pos + 1, Some(Found::End)));
-                    }
-                    let len = end.unwrap_or(rest.len());
-                    let total = self.text_len.saturating_add(len as u64);
-                    if total > self.limits.max_text_size {
-                        return Err(Error::LimitExceeded {
-                            what: Limit::TextSize,
-                            size: total,
-                            max: self.limits.max_text_size,
-                        });
-                    }
-                    self.text_len = total;
-                    return Ok((pos + len, Some(Found::Data { at: pos, len })));
-                }
-                State::Done | State::Failed => return Ok((pos, None)),
+    fn on_meta(
+        &mut self,
+        mut bytes: Vec<u8>,
+        size: usize,
+        body_size: u64,
+        rest: &[u8],
+    ) -> Result<Step> {
+        let n = (size - bytes.len()).min(rest.len());
+        bytes.extend_from_slice(&rest[..n]);
+        if bytes.len() < size {
+            return Ok(Step::stop(
+                n,
+                State::Meta {
+                    bytes,
+                    size,
+                    body_size,
+                },
+                Found::NeedMore,
+            ));
+        }
+        let meta = String::from_utf8(bytes).map_err(|e| Error::InvalidUtf8 {
+            section: Section::Meta,
+            source: e.utf8_error(),
+        })?;
+        self.binary = Some(Binary { meta, body_size });
+        let next = if body_size == 0 {
+            State::Footer {
+                bytes: [0; FOOTER_LEN],
+                filled: 0,
+                crc: 0,
             }
-        }
+        } else {
+            State::Body {
+                remaining: body_size,
+                crc: crc32fast::Hasher::new(),
+            }
+        };
+        Ok(Step::stop(n, next, Found::StartBinary))
     }
+}
 
-    fn begin_binary(&mut self, header: Header) -> Result<()> {
-        if header.meta_size > self.limits.max_meta_size {
-            return Err(Error::LimitExceeded {
-                what: Limit::MetaSize,
-                size: header.meta_size.into(),
-                max: self.limits.max_meta_size.into(),
-            });
-        }
-        if header.body_size > self.limits.max_body_size {
-            return Err(Error::LimitExceeded {
-                what: Limit::BodySize,
-                size: header.body_size,
-                max: self.limits.max_body_size,
-            });
-        }
-        let meta_size = usize::try_from(header.meta_size).map_err(|_| Error::LimitExceeded {
+fn on_marker(rest: &[u8]) -> Step {
+    match rest.first() {
+        None => Step::stop(0, State::Marker, Found::NeedMore),
+        Some(&BINARY_MARKER) => Step::go(
+            1,
+            State::Header {
+                bytes: [0; HEADER_LEN],
+                filled: 0,
+            },
+        ),
+        // The first byte is part of the text: left for the text state.
+        Some(_) => Step::stop(0, State::Text { len: 0 }, Found::StartText),
+    }
+}
+
+/// Copies what `rest` has of a fixed-size field; true once it is full.
+fn fill<const N: usize>(bytes: &mut [u8; N], filled: &mut usize, rest: &[u8]) -> (usize, bool) {
+    let n = (N - *filled).min(rest.len());
+    bytes[*filled..*filled + n].copy_from_slice(&rest[..n]);
+    *filled += n;
+    (n, *filled == N)
+}
+
+fn on_header(
+    mut bytes: [u8; HEADER_LEN],
+    mut filled: usize,
+    rest: &[u8],
+    limits: &Limits,
+) -> Result<Step> {
+    let (n, full) = fill(&mut bytes, &mut filled, rest);
+    if !full {
+        return Ok(Step::stop(
+            n,
+            State::Header { bytes, filled },
+            Found::NeedMore,
+        ));
+    }
+    let header = Header::decode(&bytes);
+    if header.meta_size > limits.max_meta_size {
+        return Err(Error::LimitExceeded {
             what: Limit::MetaSize,
             size: header.meta_size.into(),
-            max: usize::MAX as u64,
-        })?;
-        self.meta_size = meta_size;
-        self.meta_bytes = Vec::with_capacity(meta_size.min(META_RESERVE));
-        self.meta.clear();
-        self.body_size = header.body_size;
-        self.state = State::Meta;
-        Ok(())
+            max: limits.max_meta_size.into(),
+        });
     }
+    if header.body_size > limits.max_body_size {
+        return Err(Error::LimitExceeded {
+            what: Limit::BodySize,
+            size: header.body_size,
+            max: limits.max_body_size,
+        });
+    }
+    let size = usize::try_from(header.meta_size).map_err(|_| Error::LimitExceeded {
+        what: Limit::MetaSize,
+        size: header.meta_size.into(),
+        max: usize::MAX as u64,
+    })?;
+    let meta = State::Meta {
+        bytes: Vec::with_capacity(size.min(META_RESERVE)),
+        size,
+        body_size: header.body_size,
+    };
+    Ok(Step::go(n, meta))
+}
+
+fn on_body(remaining: u64, mut crc: crc32fast::Hasher, rest: &[u8]) -> Step {
+    if rest.is_empty() {
+        return Step::stop(0, State::Body { remaining, crc }, Found::NeedMore);
+    }
+    let len = usize::try_from(remaining)
+        .unwrap_or(usize::MAX)
+        .min(rest.len());
+    crc.update(&rest[..len]);
+    let remaining = remaining - len as u64;
+    let next = if remaining == 0 {
+        State::Footer {
+            bytes: [0; FOOTER_LEN],
+            filled: 0,
+            crc: crc.finalize(),
+        }
+    } else {
+        State::Body { remaining, crc }
+    };
+    Step::stop(len, next, Found::Data { at: 0, len })
+}
+
+fn on_footer(
+    mut bytes: [u8; FOOTER_LEN],
+    mut filled: usize,
+    crc: u32,
+    rest: &[u8],
+) -> Result<Step> {
+    let (n, full) = fill(&mut bytes, &mut filled, rest);
+    if !full {
+        return Ok(Step::stop(
+            n,
+            State::Footer { bytes, filled, crc },
+            Found::NeedMore,
+        ));
+    }
+    let footer = Footer::decode(&bytes);
+    if footer.end_marker != 0 {
+        return Err(Error::FooterMarker {
+            found: footer.end_marker,
+        });
+    }
+    if footer.checksum != crc {
+        return Err(Error::ChecksumMismatch {
+            received: footer.checksum,
+            computed: crc,
+        });
+    }
+    let end = End::binary(crc);
+    Ok(Step::stop(
+        n,
+        State::Done { end, text_len: 0 },
+        Found::End(end),
+    ))
+}
+
+fn on_text(len: u64, rest: &[u8], limits: &Limits) -> Result<Step> {
+    if rest.is_empty() {
+        return Ok(Step::stop(0, State::Text { len }, Found::NeedMore));
+    }
+    let end = find_byte(ALL_END, rest);
+    if end == Some(0) {
+        let done = State::Done {
+            end: End::text(),
+            text_len: len,
+        };
+        return Ok(Step::stop(1, done, Found::End(End::text())));
+    }
+    let n = end.unwrap_or(rest.len());
+    let total = len.saturating_add(n as u64);
+    if total > limits.max_text_size {
+        return Err(Error::LimitExceeded {
+            what: Limit::TextSize,
+            size: total,
+            max: limits.max_text_size,
+        });
+    }
+    Ok(Step::stop(
+        n,
+        State::Text { len: total },
+        Found::Data { at: 0, len: n },
+    ))
 }
 
 #[cfg(test)]
@@ -577,18 +686,18 @@ mod tests {
                 let (used, ev) = d.decode(input)?;
                 input = &input[used..];
                 match ev {
-                    Some(Event::Start(s)) => log.push(format!(
+                    Decoded::Start(s) => log.push(format!(
                         "start {} {:?} {:?}",
                         s.content_type(),
                         s.meta(),
                         s.body_size()
                     )),
-                    Some(Event::Data(b)) => log.push(format!("data {b:?}")),
-                    Some(Event::End) => {
+                    Decoded::Data(b) => log.push(format!("data {b:?}")),
+                    Decoded::End(_) => {
                         log.push("end".into());
                         return Ok((log, offset + chunk.len() - input.len()));
                     }
-                    None => break,
+                    Decoded::NeedMore | Decoded::Finished => break,
                 }
             }
             offset += chunk.len();
@@ -632,8 +741,8 @@ mod tests {
             loop {
                 let (used, ev) = d.decode(input).unwrap();
                 input = &input[used..];
-                assert_ne!(ev, Some(Event::End), "ended at prefix {cut}");
-                if ev.is_none() {
+                assert!(!matches!(ev, Decoded::End(_)), "ended at prefix {cut}");
+                if ev == Decoded::NeedMore {
                     break;
                 }
             }
@@ -702,12 +811,12 @@ mod tests {
     }
 
     #[test]
-    fn exact_read_len_never_passes_the_end() {
+    fn exact_read_limit_never_passes_the_end() {
         let wire = binary("mm", b"0123456789");
         let mut d = Decoder::new();
         let mut pos = 0;
         loop {
-            let want = d.exact_read_len();
+            let want = d.exact_read_limit();
             assert!(want >= 1);
             assert!(pos + want <= wire.len(), "asked past the end at {pos}");
             let input = &wire[pos..pos + want];
@@ -717,11 +826,11 @@ mod tests {
                 let (used, ev) = d.decode(rest).unwrap();
                 rest = &rest[used..];
                 match ev {
-                    Some(Event::End) => {
+                    Decoded::End(_) => {
                         ended = true;
                         break;
                     }
-                    None => break,
+                    Decoded::NeedMore | Decoded::Finished => break,
                     _ => {}
                 }
             }
@@ -731,7 +840,7 @@ mod tests {
             }
         }
         assert_eq!(pos, wire.len());
-        assert_eq!(d.exact_read_len(), 0);
+        assert_eq!(d.exact_read_limit(), 0);
     }
 
     #[test]
@@ -748,11 +857,8 @@ mod tests {
             }
         };
         assert!(matches!(err, Error::ChecksumMismatch { .. }));
-        assert_eq!(d.decode(b"\x04").unwrap(), (0, None));
+        assert_eq!(d.decode(b"\x04").unwrap(), (0, Decoded::Finished));
         d.reset();
-        assert_eq!(
-            d.decode(b"\x04").unwrap().1,
-            Some(Event::Start(Start::text()))
-        );
+        assert_eq!(d.decode(b"\x04").unwrap().1, Decoded::Start(Start::text()));
     }
 }

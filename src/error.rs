@@ -2,6 +2,8 @@
 
 use std::{fmt, io, str::Utf8Error};
 
+use crate::processor::BodyPersistError;
+
 /// A section of an exchange, as named in errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -139,15 +141,33 @@ pub enum Error {
         offset: usize,
     },
 
-    /// A [`DataProcessor`](crate::DataProcessor) or
-    /// [`DataGenerator`](crate::DataGenerator) failed, e.g. a full disk while
-    /// spooling a body.
-    #[error("data processing failed")]
+    /// The [`DataProcessor`](crate::DataProcessor) failed, e.g. a full disk
+    /// while spooling a body.
+    #[error("processing the received exchange failed")]
     Processor(#[source] io::Error),
 
-    /// Reading from the receiver or writing to the sender failed.
+    /// The body to send could not be read: the
+    /// [`DataGenerator`](crate::DataGenerator) failed, or the file to send
+    /// could not be opened.
+    #[error("reading the body to send failed")]
+    BodySource(#[source] io::Error),
+
+    /// A received body could not be kept or moved to its place. The body is
+    /// in the error, still in its temporary file:
+    /// [`BodyPersistError::into_body`](crate::BodyPersistError::into_body).
+    #[error(transparent)]
+    Persist(Box<BodyPersistError>),
+
+    /// Reading from the receiver or writing to the sender failed: the
+    /// exchange stream itself.
     #[error("I/O error on the exchange stream")]
-    Io(#[from] io::Error),
+    Io(#[source] io::Error),
+}
+
+impl From<BodyPersistError> for Error {
+    fn from(e: BodyPersistError) -> Self {
+        Error::Persist(Box::new(e))
+    }
 }
 
 impl Error {
@@ -162,6 +182,37 @@ impl Error {
                 ..
             }
         )
+    }
+}
+
+/// Any error with its causes on one line, `outer: cause: root cause`, for
+/// logs and command-line messages.
+///
+/// ```
+/// use nvflare_hci::{receive_all, ErrorChain};
+/// let err = receive_all(&b"\x01\x00"[..]).unwrap_err();
+/// assert_eq!(
+///     ErrorChain(&err).to_string(),
+///     "unexpected end of stream in header: expected 12 bytes, got 1"
+/// );
+/// let io = nvflare_hci::Error::Io(std::io::Error::other("connection reset"));
+/// assert_eq!(
+///     ErrorChain(&io).to_string(),
+///     "I/O error on the exchange stream: connection reset"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
     }
 }
 

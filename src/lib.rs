@@ -68,12 +68,12 @@
 //! let wire = sender.into_inner();
 //!
 //! let mut handler = ExchangeHandler::new(&wire[..])
-//!     .limits(Limits::default().max_body_size(1 << 20))
+//!     .limits(Limits::default().with_max_body_size(1 << 20))
 //!     .on_progress(|p| assert!(p.done <= p.total.unwrap()));
 //! assert_eq!(handler.receive_and_parse(&mut Count::default())?, 100_000);
 //!
 //! // A body over the limit is refused at its header, before anything is written.
-//! let mut strict = ExchangeHandler::new(&wire[..]).limits(Limits::default().max_body_size(10));
+//! let mut strict = ExchangeHandler::new(&wire[..]).limits(Limits::default().with_max_body_size(10));
 //! assert!(matches!(strict.receive_and_parse(&mut Count::default()),
 //!                  Err(Error::LimitExceeded { .. })));
 //! # Ok::<(), Error>(())
@@ -109,8 +109,8 @@ mod send;
 mod wire;
 
 pub use connection::Connection;
-pub use decoder::{Decoder, End, Event, Limits, Start};
-pub use error::{Error, Limit, Result, Section};
+pub use decoder::{Decoded, Decoder, End, Limits, Start};
+pub use error::{Error, ErrorChain, Limit, Result, Section};
 pub use processor::{BodyFile, BodyPersistError, DataProcessor, Exchange, MsgDataProcessor};
 pub use progress::Progress;
 pub use receive::{receive_all, ExchangeHandler, Receiver};
@@ -120,7 +120,7 @@ pub use send::{
 };
 pub use wire::{
     ContentType, Footer, Header, ALL_END, BINARY_MARKER, CT_BINARY, CT_TEXT, DEFAULT_BLOCK_SIZE,
-    FOOTER_LEN, HEADER_LEN, LINE_END, MAX_BLOCK_SIZE,
+    FOOTER_LEN, HEADER_LEN, LINE_END, PYTHON_BLOCK_SIZE,
 };
 
 /// The README's examples, compiled as doc-tests.

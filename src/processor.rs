@@ -21,6 +21,13 @@ use crate::wire::{find_byte, ContentType, LINE_END};
 ///
 /// Python's `DataProcessor.process` returns whether the text ended; here the
 /// handler finds `ALL_END` itself, and never passes it on.
+///
+/// The methods return this crate's [`Error`], not `io::Result` as
+/// [`DataGenerator`](crate::DataGenerator) does: a generator is a byte
+/// source like `Read`, but a processor judges the exchange too (the default
+/// one refuses text that is not UTF-8, with [`Error::InvalidUtf8`]). Its own
+/// I/O failures go in [`Error::Processor`], so that they are never taken for
+/// a failure of the stream ([`Error::Io`]).
 pub trait DataProcessor {
     /// What a finished exchange yields.
     type Output;
@@ -248,18 +255,33 @@ impl Seek for BodyFile {
 
 /// A failed [`BodyFile::keep`] or [`BodyFile::persist`]: the cause, and the
 /// body, still in its temporary file.
+///
+/// `?` turns it into [`Error::Persist`], which keeps it, body included.
 #[derive(Debug)]
 pub struct BodyPersistError {
-    /// Why the file could not be kept or moved.
-    pub error: io::Error,
-    /// The body, unchanged.
-    pub body: BodyFile,
+    error: io::Error,
+    body: BodyFile,
 }
 
 impl BodyPersistError {
+    /// Why the file could not be kept or moved.
+    pub fn error(&self) -> &io::Error {
+        &self.error
+    }
+
+    /// The body, unchanged, still in its temporary file.
+    pub fn body(&self) -> &BodyFile {
+        &self.body
+    }
+
     /// The body, to retry or read.
     pub fn into_body(self) -> BodyFile {
         self.body
+    }
+
+    /// The cause and the body.
+    pub fn into_parts(self) -> (io::Error, BodyFile) {
+        (self.error, self.body)
     }
 }
 
@@ -276,12 +298,6 @@ impl fmt::Display for BodyPersistError {
 impl std::error::Error for BodyPersistError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.error)
-    }
-}
-
-impl From<BodyPersistError> for Error {
-    fn from(e: BodyPersistError) -> Self {
-        Error::Io(e.error)
     }
 }
 

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::{self, Read};
 
-use crate::decoder::{Decoder, End, Event, Limits};
+use crate::decoder::{Decoded, Decoder, Limits};
 use crate::error::{Error, Result};
 use crate::processor::{DataProcessor, Exchange, MsgDataProcessor};
 use crate::progress::{Progress, ProgressFn};
@@ -138,7 +138,7 @@ impl Inbound {
         let limit = if self.read_ahead {
             self.block_size
         } else {
-            self.block_size.min(self.decoder.exact_read_len())
+            self.block_size.min(self.decoder.exact_read_limit())
         };
         let want = limit.min(self.window);
         if self.buf.len() < want {
@@ -194,39 +194,29 @@ impl Inbound {
             // Content comes only after the start event of an earlier call,
             // so the content type is known by then.
             let ct = self.decoder.content_type().unwrap_or(ContentType::Text);
-            let (used, event) = self.decoder.decode(&self.buf[self.pos..self.filled])?;
+            let (used, decoded) = self.decoder.decode(&self.buf[self.pos..self.filled])?;
             self.pos += used;
-            let progress = match event {
-                None => None,
-                Some(Event::Start(start)) => {
+            match decoded {
+                Decoded::NeedMore => continue,
+                Decoded::Start(start) => {
                     *started = true;
                     processor.start(&start)?;
-                    Some(start.content_type())
                 }
-                Some(Event::Data(data)) => {
-                    processor.process(data, ct)?;
-                    Some(ct)
-                }
-                Some(Event::End) => {
-                    self.report(ContentType::Binary);
-                    let end = self.decoder.checksum().map_or(End::text(), End::binary);
+                Decoded::Data(data) => processor.process(data, ct)?,
+                Decoded::End(end) => {
+                    self.report();
                     return processor.finalize(&end);
                 }
-            };
-            if let Some(ct) = progress {
-                self.report(ct);
+                // Not reached: the exchange returns at its end.
+                Decoded::Finished => return Err(Error::Io(io::ErrorKind::UnexpectedEof.into())),
             }
+            self.report();
         }
     }
 
-    fn report(&mut self, fallback: ContentType) {
-        if let Some(f) = self.progress.as_mut() {
-            let (done, total) = self.decoder.progress();
-            f(Progress {
-                content_type: self.decoder.content_type().unwrap_or(fallback),
-                done,
-                total,
-            });
+    fn report(&mut self) {
+        if let (Some(f), Some(progress)) = (self.progress.as_mut(), self.decoder.progress()) {
+            f(progress);
         }
     }
 }

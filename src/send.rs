@@ -54,7 +54,7 @@ pub trait DataGenerator {
     ///
     /// # Errors
     /// Any I/O error ([`io::ErrorKind::Interrupted`] is retried); the
-    /// exchange fails with [`Error::Processor`].
+    /// exchange fails with [`Error::BodySource`].
     fn generate(&mut self, buf: &mut [u8]) -> io::Result<usize>;
 }
 
@@ -220,7 +220,7 @@ impl Outbound {
         path: &Path,
         meta: &str,
     ) -> Result<u64> {
-        let generator = GenerateDataFromFile::open(path).map_err(Error::Processor)?;
+        let generator = GenerateDataFromFile::open(path).map_err(Error::BodySource)?;
         self.send_binary_data(sender, generator, meta)
     }
 
@@ -374,7 +374,7 @@ impl Outbound {
 
     fn write_block<S: Sender + ?Sized>(&mut self, sender: &mut S) -> Result<()> {
         let fill = std::mem::replace(&mut self.fill, 0);
-        sender.sendall(&self.buf[..fill])?;
+        sender.sendall(&self.buf[..fill]).map_err(Error::Io)?;
         Ok(())
     }
 
@@ -382,7 +382,7 @@ impl Outbound {
         if self.fill > 0 {
             self.write_block(sender)?;
         }
-        sender.end_exchange()?;
+        sender.end_exchange().map_err(Error::Io)?;
         Ok(())
     }
 
@@ -477,7 +477,7 @@ impl<S: Sender> ExchangeSender<S> {
     ///
     /// # Errors
     /// [`Error::BodySizeMismatch`], [`Error::LimitExceeded`] for a meta over
-    /// 4 GiB, [`Error::Processor`] when the generator fails, [`Error::Io`]
+    /// 4 GiB, [`Error::BodySource`] when the generator fails, [`Error::Io`]
     /// when sending fails.
     pub fn send_binary_data<G: DataGenerator>(&mut self, generator: G, meta: &str) -> Result<u64> {
         self.outbound
@@ -488,7 +488,7 @@ impl<S: Sender> ExchangeSender<S> {
     /// `send_binary_file`. The file is closed on every path out.
     ///
     /// # Errors
-    /// [`Error::Processor`] when the file cannot be opened or read, and as
+    /// [`Error::BodySource`] when the file cannot be opened or read, and as
     /// [`send_binary_data`](ExchangeSender::send_binary_data).
     pub fn send_binary_file<P: AsRef<Path>>(&mut self, path: P, meta: &str) -> Result<u64> {
         self.outbound
@@ -526,13 +526,13 @@ fn generate<G: DataGenerator>(generator: &mut G, buf: &mut [u8]) -> Result<usize
         match generator.generate(buf) {
             Ok(n) if n <= buf.len() => return Ok(n),
             Ok(_) => {
-                return Err(Error::Processor(io::Error::new(
+                return Err(Error::BodySource(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "generator reported more bytes than the buffer holds",
                 )))
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::Processor(e)),
+            Err(e) => return Err(Error::BodySource(e)),
         }
     }
 }

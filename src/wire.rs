@@ -21,7 +21,7 @@ pub const FOOTER_LEN: usize = 8;
 
 /// The Python module's block size. It is not part of the wire format; this
 /// crate reads and writes in larger blocks ([`DEFAULT_BLOCK_SIZE`]).
-pub const MAX_BLOCK_SIZE: usize = 1024;
+pub const PYTHON_BLOCK_SIZE: usize = 1024;
 
 /// The block size this crate reads and writes with unless told otherwise: 256 KiB.
 pub const DEFAULT_BLOCK_SIZE: usize = 256 * 1024;

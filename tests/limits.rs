@@ -40,12 +40,14 @@ fn huge_body_is_refused_before_a_file_exists() {
 #[test]
 fn limits_are_configurable_and_inclusive() {
     let wire = common::binary_wire(b"12345", b"1234567890");
-    let ok = Limits::default().max_meta_size(5).max_body_size(10);
+    let ok = Limits::default()
+        .with_max_meta_size(5)
+        .with_max_body_size(10);
     assert!(ExchangeHandler::new(&wire[..])
         .limits(ok)
         .receive_all()
         .is_ok());
-    let meta = Limits::default().max_meta_size(4);
+    let meta = Limits::default().with_max_meta_size(4);
     assert!(matches!(
         ExchangeHandler::new(&wire[..]).limits(meta).receive_all(),
         Err(Error::LimitExceeded {
@@ -54,7 +56,7 @@ fn limits_are_configurable_and_inclusive() {
             max: 4
         })
     ));
-    let body = Limits::default().max_body_size(9);
+    let body = Limits::default().with_max_body_size(9);
     assert!(matches!(
         ExchangeHandler::new(&wire[..]).limits(body).receive_all(),
         Err(Error::LimitExceeded {
@@ -70,7 +72,7 @@ fn endless_text_is_cut_at_the_limit() {
     // An endless stream of text without ALL_END.
     let endless = std::io::repeat(b'a');
     let err = ExchangeHandler::new(endless)
-        .limits(Limits::default().max_text_size(100_000))
+        .limits(Limits::default().with_max_text_size(100_000))
         .read_ahead(true)
         .receive_all()
         .unwrap_err();
@@ -86,12 +88,12 @@ fn endless_text_is_cut_at_the_limit() {
         other => panic!("{other:?}"),
     }
     let exact = vec![b'a'; 100].into_iter().chain([4u8]).collect::<Vec<_>>();
-    let limits = Limits::default().max_text_size(100);
+    let limits = Limits::default().with_max_text_size(100);
     assert!(ExchangeHandler::new(&exact[..])
         .limits(limits)
         .receive_all()
         .is_ok());
-    let limits = Limits::default().max_text_size(99);
+    let limits = Limits::default().with_max_text_size(99);
     assert!(ExchangeHandler::new(&exact[..])
         .limits(limits)
         .receive_all()
@@ -101,9 +103,9 @@ fn endless_text_is_cut_at_the_limit() {
 #[test]
 fn defaults_are_documented_values() {
     let l = Limits::default();
-    assert_eq!(l.get_max_meta_size(), 16 << 20);
-    assert_eq!(l.get_max_body_size(), 64 << 30);
-    assert_eq!(l.get_max_text_size(), 64 << 20);
+    assert_eq!(l.max_meta_size, 16 << 20);
+    assert_eq!(l.max_body_size, 64 << 30);
+    assert_eq!(l.max_text_size, 64 << 20);
     let u = Limits::unlimited();
-    assert_eq!(u.get_max_body_size(), u64::MAX);
+    assert_eq!(u.max_body_size, u64::MAX);
 }

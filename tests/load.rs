@@ -132,7 +132,7 @@ fn many_clients_and_some_misbehaving() {
     let served = tempfile::tempdir().unwrap();
     let config = ServerConfig {
         timeout: Duration::from_secs(2),
-        limits: Limits::default().max_body_size(64 << 20),
+        limits: Limits::default().with_max_body_size(64 << 20),
         ..ServerConfig::new(served.path())
     };
     let errors = Arc::new(AtomicUsize::new(0));

@@ -1,12 +1,16 @@
 //! The property: random exchanges, sent one after another on one stream and
 //! read back under random read splits, decode to exactly what was sent.
 
+#[path = "common/checks.rs"]
+#[allow(dead_code)]
+mod checks;
 mod common;
 
 use std::io::Read;
 
+use checks::Outcome;
 use common::SplitReader;
-use nvflare_hci::{Decoder, Event, Exchange, ExchangeHandler, ExchangeSender};
+use nvflare_hci::{Exchange, ExchangeHandler, ExchangeSender, Limits};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -87,32 +91,18 @@ proptest! {
         cuts in proptest::collection::vec(0usize..4000, 0..10),
     ) {
         let wire = encode(std::slice::from_ref(&ex), 4096);
-        let mut points: Vec<usize> = cuts.into_iter().map(|c| c % (wire.len() + 1)).collect();
-        points.push(0);
-        points.push(wire.len());
-        points.sort();
-        let mut d = Decoder::new();
-        let mut meta = None;
-        let mut content = Vec::new();
-        let mut ended = false;
-        for pair in points.windows(2) {
-            let mut input = &wire[pair[0]..pair[1]];
-            loop {
-                let (used, ev) = d.decode(input).unwrap();
-                input = &input[used..];
-                match ev {
-                    Some(Event::Start(s)) => meta = Some(s.meta().to_owned()),
-                    Some(Event::Data(b)) => content.extend_from_slice(b),
-                    Some(Event::End) => { ended = true; break }
-                    None => break,
-                }
+        let outcome = checks::decode_pieces(&wire, &cuts, Limits::default());
+        let (meta, content) = match outcome {
+            Outcome::Done { meta, content, consumed, .. } => {
+                prop_assert_eq!(consumed, wire.len());
+                (meta, content)
             }
-        }
-        prop_assert!(ended);
+            Outcome::Failed(e) => panic!("{e}"),
+        };
         match ex {
             Ex::Text(t) => prop_assert_eq!(content, t.into_bytes()),
             Ex::Binary(m, b) => {
-                prop_assert_eq!(meta, Some(m));
+                prop_assert_eq!(meta, m);
                 prop_assert_eq!(content, b);
             }
         }

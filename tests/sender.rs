@@ -184,7 +184,34 @@ fn sent_file_is_closed_on_success_and_on_every_failure() {
         );
     }
     let err = send_binary_file(Vec::new(), dir.path().join("missing"), "").unwrap_err();
-    assert!(matches!(err, Error::Processor(ref e) if e.kind() == io::ErrorKind::NotFound));
+    assert!(matches!(err, Error::BodySource(ref e) if e.kind() == io::ErrorKind::NotFound));
+}
+
+/// Fails on its first read.
+struct Broken;
+
+impl DataGenerator for Broken {
+    fn data_size(&self) -> u64 {
+        10
+    }
+    fn generate(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(io::Error::other("disk gone"))
+    }
+}
+
+#[test]
+fn a_failing_body_source_is_not_a_stream_error() {
+    let err = ExchangeSender::new(Vec::new())
+        .send_binary_data(Broken, "")
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::BodySource(ref e) if e.to_string() == "disk gone"),
+        "{err:?}"
+    );
+    assert_eq!(
+        nvflare_hci::ErrorChain(&err).to_string(),
+        "reading the body to send failed: disk gone"
+    );
 }
 
 #[test]

@@ -107,3 +107,29 @@ fn spool_dir_that_cannot_be_written_is_a_processor_error() {
         .unwrap_err();
     assert!(matches!(err, Error::Processor(_)), "{err:?}");
 }
+
+#[test]
+fn a_persist_failed_through_question_mark_keeps_the_body() {
+    fn store(body: nvflare_hci::BodyFile, to: &std::path::Path) -> nvflare_hci::Result<()> {
+        body.persist(to)?;
+        Ok(())
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wire = binary_wire(b"", b"precious upload");
+    let mut p = MsgDataProcessor::in_dir(dir.path());
+    let (_, body) = ExchangeHandler::new(&wire[..])
+        .receive_and_parse(&mut p)
+        .unwrap()
+        .into_binary()
+        .unwrap();
+    let err = store(body, &dir.path().join("no-such-dir").join("file")).unwrap_err();
+    let Error::Persist(failed) = err else {
+        panic!("not a persist error: {err:?}");
+    };
+    assert_eq!(failed.error().kind(), std::io::ErrorKind::NotFound);
+    let mut body = failed.into_body();
+    let mut v = Vec::new();
+    body.read_to_end(&mut v).unwrap();
+    assert_eq!(v, b"precious upload");
+    assert!(body.path().exists());
+}

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nvflare_hci::{Connection, DataGenerator, Exchange, MsgDataProcessor};
+use nvflare_hci::{Connection, DataGenerator, ErrorChain, Exchange, MsgDataProcessor};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use serde_json::{json, Value};
@@ -36,7 +36,7 @@ impl fmt::Display for AdminError {
         match self {
             AdminError::Kit(e) => write!(f, "admin kit: {e}"),
             AdminError::Connect(e) => write!(f, "connection failed: {e}"),
-            AdminError::Exchange(e) => write!(f, "exchange failed: {}", chain(e)),
+            AdminError::Exchange(e) => write!(f, "exchange failed: {}", ErrorChain(e)),
             AdminError::Server(e) => write!(f, "server error: {e}"),
             AdminError::Local(e) => f.write_str(e),
         }
@@ -56,18 +56,6 @@ impl From<nvflare_hci::Error> for AdminError {
     fn from(e: nvflare_hci::Error) -> Self {
         AdminError::Exchange(e)
     }
-}
-
-/// An error and its causes on one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
 }
 
 fn local(what: &str, path: &Path, e: impl fmt::Display) -> AdminError {
@@ -198,7 +186,7 @@ pub fn connect(config: &Arc<ClientConfig>, target: &Target) -> Result<TlsConnect
     tcp.set_nodelay(true).map_err(|e| fail(&e))?;
     let mut conn = ClientConnection::new(Arc::clone(config), name).map_err(|e| fail(&e))?;
     tls::handshake(&mut conn, &mut tcp, target.timeout, target.timeout)
-        .map_err(|e| fail(&format!("TLS handshake: {}", chain(&e))))?;
+        .map_err(|e| fail(&format!("TLS handshake: {}", ErrorChain(&e))))?;
     Ok(Connection::new(StreamOwned::new(conn, tcp)))
 }
 
@@ -350,7 +338,7 @@ impl Session {
             Exchange::Binary { body, .. } => {
                 let len = body.len();
                 body.persist(path)
-                    .map_err(|e| local("cannot write", path, chain(&e)))?;
+                    .map_err(|e| local("cannot write", path, ErrorChain(&e)))?;
                 Ok(len)
             }
             Exchange::Text(text) => {

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nvflare_hci::{
-    Connection, Error, Exchange, GenerateDataFromFile, Limits, MsgDataProcessor, Progress,
+    Connection, Error, ErrorChain, Exchange, GenerateDataFromFile, Limits, MsgDataProcessor,
+    Progress,
 };
 use rustls::pki_types::ServerName;
 use serde_json::{json, Value};
@@ -210,16 +211,9 @@ fn refuse_busy(stream: TcpStream, config: &Arc<ServerConfig>, busy: &Arc<AtomicU
     }
 }
 
-/// The error of a failed exchange as one line, with its causes.
-pub fn describe(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
+/// An error and its causes on one line.
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    ErrorChain(e).to_string()
 }
 
 /// The connection's transport: timeouts set and, with TLS, the handshake
@@ -565,7 +559,7 @@ pub fn upload(
         conn = conn.on_send_progress(p);
     }
     let sent = conn.send_binary_data(generator, meta);
-    if let Err(e @ (Error::Processor(_) | Error::BodySizeMismatch { .. })) = sent {
+    if let Err(e @ (Error::BodySource(_) | Error::BodySizeMismatch { .. })) = sent {
         return Err(e.into()); // the local file failed
     }
     // A server that refused early may have replied and closed: prefer its reply.
@@ -597,7 +591,8 @@ pub fn download(
     match conn.receive_and_parse(&mut MsgDataProcessor::in_dir(parent))? {
         Exchange::Binary { body, .. } => {
             let size = body.len();
-            body.persist(out).map_err(|e| ClientError::Io(e.error))?;
+            body.persist(out)
+                .map_err(|e| ClientError::Io(e.into_parts().0))?;
             Ok(size)
         }
         Exchange::Text(text) => {

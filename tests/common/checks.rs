@@ -4,7 +4,7 @@
 use std::io::{self, Read};
 
 use nvflare_hci::{
-    ContentType, DataProcessor, Decoder, End, Error, Event, ExchangeHandler, ExchangeSender,
+    ContentType, DataProcessor, Decoded, Decoder, End, Error, ExchangeHandler, ExchangeSender,
     Limits, Start,
 };
 
@@ -37,9 +37,9 @@ fn variant(e: &Error) -> String {
 /// Small limits, so that fuzzing reaches them.
 pub fn fuzz_limits() -> Limits {
     Limits::default()
-        .max_meta_size(4096)
-        .max_body_size(1 << 20)
-        .max_text_size(4096)
+        .with_max_meta_size(4096)
+        .with_max_body_size(1 << 20)
+        .with_max_text_size(4096)
 }
 
 /// Decodes `wire` with the sans-IO decoder, fed in the pieces that `cuts`
@@ -63,18 +63,18 @@ pub fn decode_pieces(wire: &[u8], cuts: &[usize], limits: Limits) -> Outcome {
             consumed += used;
             input = &input[used..];
             match event {
-                Some(Event::Start(s)) => {
+                Decoded::Start(s) => {
                     assert!(ct.is_none(), "two starts");
                     ct = Some(s.content_type());
                     meta = s.meta().to_owned();
                     size = s.body_size();
                 }
-                Some(Event::Data(b)) => {
+                Decoded::Data(b) => {
                     assert!(ct.is_some(), "data before start");
                     assert!(!b.is_empty(), "empty data event");
                     content.extend_from_slice(b);
                 }
-                Some(Event::End) => {
+                Decoded::End(_) => {
                     if let Some(s) = size {
                         assert_eq!(s, content.len() as u64, "body size");
                     }
@@ -86,10 +86,11 @@ pub fn decode_pieces(wire: &[u8], cuts: &[usize], limits: Limits) -> Outcome {
                         consumed,
                     };
                 }
-                None => {
+                Decoded::NeedMore => {
                     assert!(input.is_empty(), "decoder stopped with input left");
                     break;
                 }
+                Decoded::Finished => panic!("finished without an end"),
             }
         }
     }
