@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use common::{binary_wire, random_bytes, Duplex, SplitReader};
+use common::{binary_wire, body_of, random_bytes, Duplex, SplitReader};
 use nvflare_hci::{Connection, Exchange, MsgDataProcessor};
 
 const SIZES: [usize; 6] = [0, 1, 1023, 8 * 1024 + 1, 300_000, 3 << 20];
@@ -23,13 +23,6 @@ fn tcp_pair() -> (TcpStream, TcpStream) {
         s.set_write_timeout(Some(Duration::from_secs(60))).unwrap();
     }
     (client, server)
-}
-
-fn read_body(exchange: Exchange) -> (String, Vec<u8>) {
-    let (meta, mut body) = exchange.into_binary().expect("a binary exchange");
-    let mut data = Vec::new();
-    body.read_to_end(&mut data).unwrap();
-    (meta, data)
 }
 
 /// Answers every request on one connection: a text gets two lines back, a
@@ -72,13 +65,13 @@ fn back_to_back_exchanges_both_ways() {
         );
         let body = random_bytes(size, i as u64);
         conn.send_binary_data(&body[..], &format!("m{i}")).unwrap();
-        let (meta, data) = read_body(conn.receive().unwrap());
+        let (meta, data) = body_of(conn.receive().unwrap());
         assert_eq!(meta, format!("echo m{i}"));
         assert!(data == body, "body {i} of {size} bytes");
     }
     assert_eq!(conn.receive().unwrap().as_text(), Some("bye"));
     assert_eq!(
-        read_body(conn.receive().unwrap()),
+        body_of(conn.receive().unwrap()),
         ("unasked".into(), b"last".to_vec())
     );
     server.join().unwrap();
@@ -97,7 +90,7 @@ fn three_exchanges() -> (Vec<u8>, Vec<u8>) {
 
 fn check_three(conn: &mut Connection<impl Read + Write>, body: &[u8]) {
     assert_eq!(conn.receive().unwrap().as_text(), Some("first line"));
-    let (meta, data) = read_body(conn.receive().unwrap());
+    let (meta, data) = body_of(conn.receive().unwrap());
     assert_eq!(meta, "中文 meta");
     assert!(data == body);
     assert_eq!(conn.receive().unwrap().as_text(), Some(""));
@@ -139,7 +132,7 @@ fn into_parts_hands_back_exactly_the_surplus() {
             assert_eq!(rest, &wire[first..]);
             // A new connection picks up where the old one stopped.
             let mut next = Connection::from_partially_read(stream, surplus);
-            let (meta, data) = read_body(next.receive().unwrap());
+            let (meta, data) = body_of(next.receive().unwrap());
             assert_eq!(meta, "中文 meta");
             assert!(data == body);
         }
@@ -156,7 +149,7 @@ fn a_connection_over_a_shared_reference_and_its_parts() {
     far.send_binary_file(file_with(b"file body").path(), "f")
         .unwrap();
     assert_eq!(
-        read_body(conn.receive().unwrap()),
+        body_of(conn.receive().unwrap()),
         ("f".into(), b"file body".to_vec())
     );
     conn.get_ref().peer_addr().unwrap();

@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::io::Read;
-
-use common::{binary_wire, entries, random_bytes};
+use common::{binary_wire, body_of, entries, random_bytes};
 use nvflare_hci::{Error, Exchange, ExchangeHandler, MsgDataProcessor, Section};
 
 const META: &[u8] = br#"{"cmd":"x"}"#;
@@ -17,13 +15,6 @@ fn receive(wire: &[u8], dir: &std::path::Path) -> Result<Exchange, Error> {
     ExchangeHandler::new(wire)
         .block_size(16)
         .receive_and_parse(&mut p)
-}
-
-fn body_of(e: Exchange) -> (String, Vec<u8>) {
-    let (m, mut b) = e.into_binary().unwrap();
-    let mut v = Vec::new();
-    b.read_to_end(&mut v).unwrap();
-    (m, v)
 }
 
 #[test]

@@ -3,11 +3,9 @@
 
 mod common;
 
-use std::io::Read;
-
-use common::{binary_wire, random_bytes, SplitReader};
+use common::{binary_wire, body_of, random_bytes, SplitReader};
 use nvflare_hci::{
-    receive_all, send_binary_data, send_binary_file, Exchange, ExchangeHandler, ExchangeSender,
+    receive_all, send_binary_data, send_binary_file, ExchangeHandler, ExchangeSender,
     MsgDataProcessor, DEFAULT_BLOCK_SIZE,
 };
 
@@ -20,14 +18,6 @@ const METAS: [&str; 3] = [
 fn sizes() -> Vec<usize> {
     let b = DEFAULT_BLOCK_SIZE;
     vec![0, 1, 1023, 1024, 1025, b - 1, b, b + 1, 1 << 20]
-}
-
-fn body_of(exchange: Exchange) -> (String, Vec<u8>) {
-    let (meta, mut body) = exchange.into_binary().expect("binary");
-    let mut v = Vec::new();
-    body.read_to_end(&mut v).unwrap();
-    assert_eq!(body.len(), v.len() as u64);
-    (meta, v)
 }
 
 #[test]

@@ -331,3 +331,13 @@ pub fn hci_serve(
         .to_owned();
     (server, addr, lines)
 }
+
+/// Meta and body of a binary exchange, the body read from its file (whose
+/// length must be the one announced).
+pub fn body_of(exchange: nvflare_hci::Exchange) -> (String, Vec<u8>) {
+    let (meta, mut body) = exchange.into_binary().expect("a binary exchange");
+    let mut v = Vec::new();
+    body.read_to_end(&mut v).unwrap();
+    assert_eq!(body.len(), v.len() as u64);
+    (meta, v)
+}
