@@ -32,12 +32,11 @@ use crate::send::{DataGenerator, Outbound, Sender};
 ///
 /// ```
 /// use nvflare_hci::{Connection, Exchange};
-/// use std::io::Read;
 /// use std::net::{TcpListener, TcpStream};
 ///
 /// let listener = TcpListener::bind("127.0.0.1:0")?;
 /// let addr = listener.local_addr()?;
-/// let server = std::thread::spawn(move || -> nvflare_hci::Result<()> {
+/// let server = std::thread::spawn(move || -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 ///     let mut conn = Connection::new(listener.accept()?.0);
 ///     // Any number of exchanges on one connection, in either direction.
 ///     while let Ok(request) = conn.receive() {
@@ -55,7 +54,7 @@ use crate::send::{DataGenerator, Outbound, Sender};
 /// conn.send_binary_data(&b"zip bytes"[..], "submit_job")?;
 /// assert_eq!(conn.receive()?.as_text(), Some("submit_job: 9 bytes"));
 /// drop(conn); // the server sees a clean close
-/// server.join().unwrap()?;
+/// server.join().unwrap().map_err(|e| e.to_string())?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Connection<S> {

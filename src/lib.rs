@@ -40,8 +40,27 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Over TCP, pass `&mut stream` (any [`std::io::Read`] is a [`Receiver`], any
-//! [`std::io::Write`] a [`Sender`]).
+//! # On a socket: [`Connection`]
+//!
+//! A [`Connection`] owns a stream (`TcpStream`, `&TcpStream`, a TLS stream,
+//! anything `Read + Write`) and carries any number of exchanges both ways.
+//! It reads in blocks and keeps what it read past one exchange for the next,
+//! so text is never read a byte at a time and no byte is lost:
+//!
+//! ```no_run
+//! use nvflare_hci::Connection;
+//! let mut conn = Connection::new(std::net::TcpStream::connect("127.0.0.1:8003")?);
+//! conn.send_text(r#"{"cmd":"list_jobs"}"#)?;
+//! let reply = conn.receive()?;
+//! conn.send_binary_file("job.zip", r#"{"cmd":"submit_job"}"#)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The one-shot functions above keep Python's names for a stream that
+//! carries a single exchange: [`receive_all`] reads no byte past it, which
+//! on an unbuffered socket means one `read` call per byte of text. Any
+//! [`std::io::Read`] is a [`Receiver`] and any [`std::io::Write`] a
+//! [`Sender`].
 //!
 //! # Advanced: limits, progress, your own processor
 //!

@@ -393,7 +393,7 @@ impl<R: Receiver> ExchangeHandler<R> {
 ///     } // the body's temp file is deleted here
 ///     Exchange::Text(_) => unreachable!(),
 /// }
-/// # Ok::<(), nvflare_hci::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Errors
