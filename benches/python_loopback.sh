@@ -6,13 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size="${1:-268435456}"
-venv="target/tmp/nvflare-2.9.0-venv"
-if ! "$venv/bin/python" -c "import nvflare.fuel.hci.binary_proto" 2>/dev/null; then
-    mkdir -p target/tmp
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --disable-pip-version-check --quiet nvflare==2.9.0
-fi
+. benches/nvflare_venv.sh
 cargo build --release --example hci --quiet
 for _ in 1 2 3; do
     "$venv/bin/python" benches/python_loopback.py "$size"

@@ -5,12 +5,6 @@
 # Usage: benches/python_text.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv="target/tmp/nvflare-2.9.0-venv"
-if ! "$venv/bin/python" -c "import nvflare.fuel.hci.binary_proto" 2>/dev/null; then
-    mkdir -p target/tmp
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --disable-pip-version-check --quiet nvflare==2.9.0
-fi
+. benches/nvflare_venv.sh
 cargo build --release --example text_bench --quiet
 target/release/examples/text_bench "$venv/bin/python" benches/python_text.py
