@@ -233,8 +233,10 @@ fn open(stream: TcpStream, config: &ServerConfig, limit: Duration) -> Result<Tra
     };
     let mut tls = rustls::ServerConnection::new(Arc::clone(tls_config)).map_err(|e| refused(&e))?;
     if let Err(e) = tls::handshake(&mut tls, &mut stream, limit, config.timeout) {
-        // Tell the peer why, if it can still hear it.
-        let _ = tls.complete_io(&mut stream);
+        // Send the alert that tells the peer why, if there is one; writes
+        // only, briefly: nothing more is read from a refused peer.
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+        while tls.wants_write() && tls.write_tls(&mut stream).is_ok() {}
         return Err(refused(&describe(&e)));
     }
     Ok(Transport::Server(Box::new(rustls::StreamOwned::new(
