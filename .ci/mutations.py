@@ -21,7 +21,7 @@ M = [
   ["limits"]),
  ("M4 no coalescing", "src/send.rs",
   "            data = &data[n..];\n        }\n        Ok(())",
-  "            data = &data[n..];\n            self.write_block()?;\n        }\n        Ok(())",
+  "            data = &data[n..];\n            self.write_block(sender)?;\n        }\n        Ok(())",
   ["sender"]),
  ("M5 no surplus probe", "src/send.rs",
   "        if generate(&mut generator, &mut probe)? != 0 {",
