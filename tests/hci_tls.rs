@@ -419,3 +419,37 @@ fn a_trickled_handshake_is_cut_off_at_the_deadline() {
     );
     feeder.join().unwrap();
 }
+
+#[test]
+fn client_keys_in_pkcs1_and_sec1_are_accepted() {
+    let work = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&work.path().join("pki"), "hci CA");
+    let out = std::process::Command::new(common::python::python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/interop/keys.py"
+        ))
+        .arg(&pki.dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let heads: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(heads["pkcs1"], "-----BEGIN RSA PRIVATE KEY-----");
+    assert_eq!(heads["sec1"], "-----BEGIN EC PRIVATE KEY-----");
+    let served = serve(&work.path().join("served"), &pki, |_| {});
+    for name in ["pkcs1", "sec1"] {
+        let endpoint = client(
+            &served.addr,
+            &pki.dir,
+            &format!("{name}.pem"),
+            &format!("{name}.key"),
+            &pki.path("ca.pem"),
+        );
+        let (reply, ok) = app::list(&endpoint).unwrap();
+        assert!(ok, "{name}: {reply}");
+    }
+}

@@ -13,7 +13,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 /// A CA and the certificates it issued, as PEM files in `dir`:
-/// `ca.pem`, `server.pem`, `server.key`, `client.pem`, `client.key`.
+/// `ca.pem` (and its key, `ca.key`), `server.pem`, `server.key`,
+/// `client.pem`, `client.key`.
 pub struct Pki {
     pub dir: PathBuf,
     ca: Certificate,
@@ -35,6 +36,7 @@ impl Pki {
         let ca_key = KeyPair::generate().unwrap();
         let ca = params.self_signed(&ca_key).unwrap();
         std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+        std::fs::write(dir.join("ca.key"), ca_key.serialize_pem()).unwrap();
         let pki = Pki {
             dir: dir.to_path_buf(),
             ca,
