@@ -22,6 +22,9 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+#[path = "../examples/shared/text_reply.rs"]
+mod text_reply;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use nvflare_hci::{
     receive_all, Connection, ContentType, DataProcessor, Decoded, Decoder, End, Error,
@@ -357,22 +360,6 @@ fn small_exchange(c: &mut Criterion) {
     g.finish();
 }
 
-/// A text reply of `len` bytes before its `ALL_END`, a `LINE_END` every 100
-/// bytes, as NVFlare's server sends lines.
-pub fn text_reply(len: usize) -> Vec<u8> {
-    let mut v: Vec<u8> = (0..len)
-        .map(|i| {
-            if i % 100 == 99 {
-                LINE_END
-            } else {
-                b'a' + (i % 26) as u8
-            }
-        })
-        .collect();
-    v.push(ALL_END);
-    v
-}
-
 /// Bytes to read, nowhere to write: an in-memory stream for a `Connection`.
 struct Incoming<'a>(&'a [u8]);
 
@@ -406,7 +393,7 @@ fn text_server(reply: Vec<u8>) -> std::net::SocketAddr {
 fn text(c: &mut Criterion) {
     let mut g = c.benchmark_group("text");
     for (len, name) in [(10 << 10, "10KiB"), (1 << 20, "1MiB")] {
-        let wire = text_reply(len);
+        let wire = text_reply::text_reply(len);
         let lines = len - len / 100;
         g.throughput(Throughput::Bytes(len as u64));
         g.measurement_time(Duration::from_secs(4));

@@ -10,21 +10,10 @@ use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use nvflare_hci::{receive_all, Connection, ALL_END, LINE_END};
+use nvflare_hci::{receive_all, Connection};
 
-fn reply(len: usize) -> Vec<u8> {
-    let mut v: Vec<u8> = (0..len)
-        .map(|i| {
-            if i % 100 == 99 {
-                LINE_END
-            } else {
-                b'a' + (i % 26) as u8
-            }
-        })
-        .collect();
-    v.push(ALL_END);
-    v
-}
+#[path = "shared/text_reply.rs"]
+mod text_reply;
 
 fn median(mut f: impl FnMut(), iterations: usize) -> Duration {
     let mut times: Vec<Duration> = (0..iterations)
@@ -46,7 +35,7 @@ fn main() {
     for (len, name, iterations, exact_iterations) in
         [(10 << 10, "10 KiB", 400, 100), (1 << 20, "1 MiB", 100, 5)]
     {
-        let wire = reply(len);
+        let wire = text_reply::text_reply(len);
         let text_len = len - len / 100;
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
