@@ -4,13 +4,12 @@
 
 use std::fmt;
 use std::io;
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use nvflare_hci::{Connection, DataGenerator, ErrorChain, Exchange, MsgDataProcessor};
-use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use serde_json::{json, Value};
 
@@ -165,29 +164,12 @@ pub fn tls_config(kit: &Kit) -> Result<Arc<ClientConfig>, AdminError> {
 pub fn connect(config: &Arc<ClientConfig>, target: &Target) -> Result<TlsConnection, AdminError> {
     let fail =
         |e: &dyn fmt::Display| AdminError::Connect(format!("{}:{}: {e}", target.host, target.port));
-    let name = ServerName::try_from(target.server_name.clone())
-        .map_err(|e| fail(&format!("bad server name {:?}: {e}", target.server_name)))?;
-    let addrs: Vec<_> = (target.host.as_str(), target.port)
-        .to_socket_addrs()
-        .map_err(|e| fail(&e))?
-        .collect();
-    let mut last = None;
-    let mut tcp = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, target.timeout) {
-            Ok(s) => {
-                tcp = Some(s);
-                break;
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    let mut tcp = tcp.ok_or_else(|| fail(&last.map_or("no address".into(), |e| e.to_string())))?;
+    let tcp = tls::connect_tcp((target.host.as_str(), target.port), target.timeout)
+        .map_err(|e| fail(&e))?;
     tcp.set_nodelay(true).map_err(|e| fail(&e))?;
-    let mut conn = ClientConnection::new(Arc::clone(config), name).map_err(|e| fail(&e))?;
-    tls::handshake(&mut conn, &mut tcp, target.timeout, target.timeout)
-        .map_err(|e| fail(&format!("TLS handshake: {}", ErrorChain(&e))))?;
-    Ok(Connection::new(StreamOwned::new(conn, tcp)))
+    let stream = tls::client_stream(config, &target.server_name, tcp, target.timeout)
+        .map_err(|e| fail(&e))?;
+    Ok(Connection::new(stream))
 }
 
 /// A request as NVFlare's admin client writes it: the command, then the

@@ -17,7 +17,6 @@ use nvflare_hci::{
     Connection, Error, ErrorChain, Exchange, GenerateDataFromFile, Limits, MsgDataProcessor,
     Progress,
 };
-use rustls::pki_types::ServerName;
 use serde_json::{json, Value};
 
 #[path = "../shared/tls.rs"]
@@ -218,9 +217,8 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// The connection's transport: timeouts set and, with TLS, the handshake
 /// done within `limit` in all. A refused peer gets its log record.
-fn open(stream: TcpStream, config: &ServerConfig, limit: Duration) -> Result<Transport, Value> {
+fn open(mut stream: TcpStream, config: &ServerConfig, limit: Duration) -> Result<Transport, Value> {
     let refused = |e: &dyn std::fmt::Display| json!({"request": "handshake", "status": "refused", "error": e.to_string()});
-    let mut stream = stream;
     let timeouts = stream
         .set_read_timeout(Some(config.timeout))
         .and_then(|_| stream.set_write_timeout(Some(config.timeout)))
@@ -490,39 +488,13 @@ pub fn host_of(addr: &str) -> &str {
 }
 
 fn connect(endpoint: &Endpoint) -> Result<Connection<Transport>, ClientError> {
-    let mut last = None;
-    let mut stream = None;
-    for addr in endpoint.addr.to_socket_addrs()? {
-        match TcpStream::connect_timeout(&addr, endpoint.timeout) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    let mut stream = stream.ok_or_else(|| {
-        last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))
-    })?;
-    stream.set_read_timeout(Some(endpoint.timeout))?;
-    stream.set_write_timeout(Some(endpoint.timeout))?;
+    let tcp = tls::connect_tcp(endpoint.addr.as_str(), endpoint.timeout)?;
     let Some(tls) = &endpoint.tls else {
-        return Ok(Connection::new(Transport::Plain(stream)));
+        return Ok(Connection::new(Transport::Plain(tcp)));
     };
-    let name = ServerName::try_from(tls.server_name.clone())
-        .map_err(|e| ClientError::Tls(format!("bad server name {:?}: {e}", tls.server_name)))?;
-    let mut conn = rustls::ClientConnection::new(Arc::clone(&tls.config), name)
-        .map_err(|e| ClientError::Tls(e.to_string()))?;
-    tls::handshake(&mut conn, &mut stream, endpoint.timeout, endpoint.timeout).map_err(|e| {
-        ClientError::Tls(format!(
-            "handshake with {}: {}",
-            endpoint.addr,
-            describe(&e)
-        ))
-    })?;
-    Ok(Connection::new(Transport::Client(Box::new(
-        rustls::StreamOwned::new(conn, stream),
-    ))))
+    let stream = tls::client_stream(&tls.config, &tls.server_name, tcp, endpoint.timeout)
+        .map_err(|e| ClientError::Tls(format!("{}: {e}", endpoint.addr)))?;
+    Ok(Connection::new(Transport::Client(Box::new(stream))))
 }
 
 fn text_reply(conn: &mut Connection<Transport>) -> Result<(String, Value), ClientError> {

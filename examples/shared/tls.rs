@@ -4,14 +4,17 @@
 //! deadline however slowly the peer sends.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::ServerName;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
+use rustls::{
+    ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection, StreamOwned,
+};
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -171,4 +174,43 @@ pub fn handshake<C: Handshaking>(
     tcp.set_read_timeout(Some(timeout))?;
     tcp.set_write_timeout(Some(timeout))?;
     Ok(())
+}
+
+/// Connects to the first of `addr`'s addresses that answers within
+/// `timeout`, and sets that as the socket's read and write timeout.
+///
+/// # Errors
+/// The last address's error, or the lookup's.
+pub fn connect_tcp(addr: impl ToSocketAddrs, timeout: Duration) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+    for addr in addr.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(tcp) => {
+                tcp.set_read_timeout(Some(timeout))?;
+                tcp.set_write_timeout(Some(timeout))?;
+                return Ok(tcp);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// The client side of mutual TLS on `tcp`: the server must present a
+/// certificate for `server_name`; the whole handshake within `timeout`.
+///
+/// # Errors
+/// A bad server name, or the handshake's failure, as one line.
+pub fn client_stream(
+    config: &Arc<ClientConfig>,
+    server_name: &str,
+    mut tcp: TcpStream,
+    timeout: Duration,
+) -> Result<StreamOwned<ClientConnection, TcpStream>, String> {
+    let name = ServerName::try_from(server_name.to_owned())
+        .map_err(|e| format!("bad server name {server_name:?}: {e}"))?;
+    let mut conn = ClientConnection::new(Arc::clone(config), name).map_err(|e| e.to_string())?;
+    handshake(&mut conn, &mut tcp, timeout, timeout)
+        .map_err(|e| format!("TLS handshake: {}", nvflare_hci::ErrorChain(&e)))?;
+    Ok(StreamOwned::new(conn, tcp))
 }
