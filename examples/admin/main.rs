@@ -226,7 +226,7 @@ fn download_job(session: &Session, job_id: &str, out: &Path, json: bool) -> Resu
     let cmd_name = meta["cmd_name"].as_str().unwrap_or("download_job_file");
     plain_name("transfer id", tx_id)?;
     plain_name("command", cmd_name)?;
-    session::create_dir_all(out)?;
+    std::fs::create_dir_all(out).map_err(|e| session::io_error("cannot create", out, e))?;
     let target = out.join(job_id);
     if target.exists() {
         return Err(AdminError::Local(format!(

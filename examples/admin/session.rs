@@ -3,7 +3,6 @@
 //! binary exchanges.
 
 use std::fmt;
-use std::io;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,14 +41,9 @@ impl fmt::Display for AdminError {
     }
 }
 
-impl std::error::Error for AdminError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            AdminError::Exchange(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+/// No `source`: each message already carries its causes on one line (the
+/// console prints it as is), so a chain walker would repeat them.
+impl std::error::Error for AdminError {}
 
 impl From<nvflare_hci::Error> for AdminError {
     fn from(e: nvflare_hci::Error) -> Self {
@@ -57,7 +51,8 @@ impl From<nvflare_hci::Error> for AdminError {
     }
 }
 
-fn local(what: &str, path: &Path, e: impl fmt::Display) -> AdminError {
+/// A failure on a local path, as an [`AdminError`]: `{what} {path}: {e}`.
+pub fn io_error(what: &str, path: &Path, e: impl fmt::Display) -> AdminError {
     AdminError::Local(format!("{what} {}: {e}", path.display()))
 }
 
@@ -320,7 +315,7 @@ impl Session {
             Exchange::Binary { body, .. } => {
                 let len = body.len();
                 body.persist(path)
-                    .map_err(|e| local("cannot write", path, ErrorChain(&e)))?;
+                    .map_err(|e| io_error("cannot write", path, ErrorChain(&e)))?;
                 Ok(len)
             }
             Exchange::Text(text) => {
@@ -334,16 +329,6 @@ impl Session {
     pub fn close(self) -> Result<(), AdminError> {
         self.command("_logout").map(|_| ())
     }
-}
-
-/// Creates `path`'s parent folders, mapping the error.
-pub fn create_dir_all(path: &Path) -> Result<(), AdminError> {
-    std::fs::create_dir_all(path).map_err(|e| local("cannot create", path, e))
-}
-
-/// An I/O error on a local path, as an [`AdminError`].
-pub fn io_error(what: &str, path: &Path, e: io::Error) -> AdminError {
-    local(what, path, e)
 }
 
 #[cfg(test)]

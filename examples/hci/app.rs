@@ -411,12 +411,13 @@ impl std::fmt::Display for ClientError {
     }
 }
 
+/// An exchange error is displayed with its causes on one line, so it has
+/// no `source`; an I/O error is displayed alone, its causes as `source`.
 impl std::error::Error for ClientError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ClientError::Exchange(e) => e.source(),
             ClientError::Io(e) => e.source(),
-            ClientError::Server(_) | ClientError::Tls(_) => None,
+            ClientError::Exchange(_) | ClientError::Server(_) | ClientError::Tls(_) => None,
         }
     }
 }
