@@ -209,15 +209,13 @@ impl BodyFile {
     /// # Errors
     /// [`BodyPersistError`], which gives the `BodyFile` back.
     pub fn keep(self) -> Result<(File, PathBuf), BodyPersistError> {
-        let (len, checksum) = (self.len, self.checksum);
-        self.file.keep().map_err(|e| BodyPersistError {
-            error: e.error,
-            body: BodyFile {
-                file: e.file,
-                len,
-                checksum,
-            },
-        })
+        let BodyFile {
+            file,
+            len,
+            checksum,
+        } = self;
+        file.keep()
+            .map_err(|e| BodyPersistError::give_back(e, len, checksum))
     }
 
     /// Moves the body to `path` atomically (a rename, replacing any file
@@ -229,15 +227,13 @@ impl BodyFile {
     /// [`BodyPersistError`] (e.g. a cross-device rename), which gives the
     /// `BodyFile` back so nothing is lost.
     pub fn persist<P: AsRef<Path>>(self, path: P) -> Result<File, BodyPersistError> {
-        let (len, checksum) = (self.len, self.checksum);
-        self.file.persist(path).map_err(|e| BodyPersistError {
-            error: e.error,
-            body: BodyFile {
-                file: e.file,
-                len,
-                checksum,
-            },
-        })
+        let BodyFile {
+            file,
+            len,
+            checksum,
+        } = self;
+        file.persist(path)
+            .map_err(|e| BodyPersistError::give_back(e, len, checksum))
     }
 }
 
@@ -264,6 +260,19 @@ pub struct BodyPersistError {
 }
 
 impl BodyPersistError {
+    /// The failure of keeping or moving the temporary file, with the body
+    /// rebuilt around the file the failure gave back.
+    fn give_back(e: tempfile::PersistError, len: u64, checksum: u32) -> Self {
+        BodyPersistError {
+            error: e.error,
+            body: BodyFile {
+                file: e.file,
+                len,
+                checksum,
+            },
+        }
+    }
+
     /// Why the file could not be kept or moved.
     pub fn error(&self) -> &io::Error {
         &self.error
