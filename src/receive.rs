@@ -215,8 +215,10 @@ impl Inbound {
     }
 
     fn report(&mut self) {
-        if let (Some(f), Some(progress)) = (self.progress.as_mut(), self.decoder.progress()) {
-            f(progress);
+        if let Some(f) = self.progress.as_mut() {
+            if let Some(progress) = self.decoder.progress() {
+                f(progress);
+            }
         }
     }
 }
