@@ -22,8 +22,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-#[path = "../examples/shared/text_reply.rs"]
-mod text_reply;
+use nvflare_hci_testkit::text_reply;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use nvflare_hci::{
@@ -393,7 +392,7 @@ fn text_server(reply: Vec<u8>) -> std::net::SocketAddr {
 fn text(c: &mut Criterion) {
     let mut g = c.benchmark_group("text");
     for (len, name) in [(10 << 10, "10KiB"), (1 << 20, "1MiB")] {
-        let wire = text_reply::text_reply(len);
+        let wire = text_reply(len);
         let lines = len - len / 100;
         g.throughput(Throughput::Bytes(len as u64));
         g.measurement_time(Duration::from_secs(4));

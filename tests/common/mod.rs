@@ -8,38 +8,11 @@ use std::path::Path;
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
-pub mod python;
-pub mod tls;
-
-/// Encodes a binary exchange by hand, straight from the wire format, so that
-/// the crate's encoder is checked against something it does not share code with.
-pub fn binary_wire(meta: &[u8], body: &[u8]) -> Vec<u8> {
-    let mut v = vec![1u8];
-    v.extend_from_slice(&(meta.len() as u32).to_be_bytes());
-    v.extend_from_slice(&(body.len() as u64).to_be_bytes());
-    v.extend_from_slice(meta);
-    v.extend_from_slice(body);
-    v.extend_from_slice(&0u32.to_be_bytes());
-    v.extend_from_slice(&crc32fast::hash(body).to_be_bytes());
-    v
-}
-
-/// A binary marker and header announcing these sizes, and nothing after:
-/// what a hostile or broken peer may send.
-pub fn header_only(meta_size: u32, body_size: u64) -> Vec<u8> {
-    let mut v = vec![1u8];
-    v.extend_from_slice(&meta_size.to_be_bytes());
-    v.extend_from_slice(&body_size.to_be_bytes());
-    v
-}
-
-/// Deterministic pseudo-random bytes.
-pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut v = vec![0u8; len];
-    rng.fill(&mut v[..]);
-    v
-}
+#[allow(unused_imports)]
+pub use nvflare_hci_testkit::{
+    binary_wire, entries, header_only, python, random_bytes, sha256_of, text_reply, tls, Killed,
+    RandomBody,
+};
 
 /// A reader that hands out its data in pieces of 1..=max bytes, chosen by a
 /// seeded RNG (max 1: a byte at a time). Counts the bytes it gave.
@@ -159,16 +132,6 @@ impl Write for CountingWriter {
     }
 }
 
-/// The names of the entries of `dir`.
-pub fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 /// The process's open file descriptors that point at paths under `dir`.
 pub fn open_fds_under(dir: &Path) -> Vec<String> {
     let mut v = Vec::new();
@@ -180,64 +143,6 @@ pub fn open_fds_under(dir: &Path) -> Vec<String> {
         }
     }
     v
-}
-
-/// SHA-256 of a reader's content, streamed.
-pub fn sha256_of<R: Read>(mut r: R) -> [u8; 32] {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = r.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    h.finalize().into()
-}
-
-/// A body of `size` seeded random bytes, made and hashed (SHA-256) as it is
-/// sent: large bodies without holding them.
-pub struct RandomBody {
-    size: u64,
-    left: u64,
-    rng: StdRng,
-    hash: sha2::Sha256,
-}
-
-impl RandomBody {
-    pub fn new(size: u64, seed: u64) -> Self {
-        use sha2::Digest;
-        RandomBody {
-            size,
-            left: size,
-            rng: StdRng::seed_from_u64(seed),
-            hash: sha2::Sha256::new(),
-        }
-    }
-
-    /// The hash of what was generated.
-    pub fn sha256(self) -> [u8; 32] {
-        use sha2::Digest;
-        self.hash.finalize().into()
-    }
-}
-
-impl nvflare_hci::DataGenerator for RandomBody {
-    fn data_size(&self) -> u64 {
-        self.size
-    }
-
-    fn generate(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use rand::RngCore;
-        use sha2::Digest;
-        let n = (buf.len() as u64).min(self.left) as usize;
-        self.rng.fill_bytes(&mut buf[..n]);
-        self.hash.update(&buf[..n]);
-        self.left -= n as u64;
-        Ok(n)
-    }
 }
 
 /// An in-memory stream for a `Connection`: reads from `input`, writes to
@@ -290,46 +195,6 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
         bin.display()
     );
     bin
-}
-
-/// A child process killed (by its PID) and reaped when dropped.
-pub struct Killed(pub std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `hci serve` with `args` after `--listen 127.0.0.1:0 --dir DIR`;
-/// returns it, the address it listens on, and its log lines.
-pub fn hci_serve(
-    dir: &Path,
-    args: &[&str],
-) -> (
-    Killed,
-    String,
-    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
-) {
-    use std::io::BufRead;
-    let mut server = Killed(
-        std::process::Command::new(example_binary("hci"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--dir"])
-            .arg(dir)
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = std::io::BufReader::new(server.0.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let addr = first
-        .strip_prefix("listening on ")
-        .expect(&first)
-        .to_owned();
-    (server, addr, lines)
 }
 
 /// Meta and body of a binary exchange, the body read from its file (whose

@@ -3,7 +3,7 @@
 //! the body size.
 //!
 //! ```text
-//! cargo build --release --example receive_rss
+//! cargo build --release -p nvflare-hci-tools --example receive_rss
 //! /usr/bin/time -v target/release/examples/receive_rss [BYTES]
 //! ```
 

@@ -1,8 +1,8 @@
-//! `admin`: a console for NVFlare 2.5 and 2.6 admin servers, over mutual
+//! `nvflare-admin`: a console for NVFlare 2.5 and 2.6 admin servers, over mutual
 //! TLS with this crate's `Connection`.
 //!
 //! ```text
-//! admin --kit KIT [--host HOST] [--port PORT] [--server-name NAME] [--timeout SECS] [--json] COMMAND
+//! nvflare-admin --kit KIT [--host HOST] [--port PORT] [--server-name NAME] [--timeout SECS] [--json] COMMAND
 //!   run CMD [ARGS...]            one server command, e.g. `run check_status server`
 //!   submit-job FOLDER            sign, zip and upload a job folder
 //!   download-job JOB_ID --out DIR
@@ -11,11 +11,8 @@
 //! Exit 0 on success, 1 with one line on stderr for any failure (an error
 //! reply, a rejected login, TLS, connection, timeout), 2 for bad usage.
 
-mod jobs;
-mod render;
-mod session;
-#[path = "../shared/tls.rs"]
-mod tls;
+use nvflare_hci_tools::admin::{render, session};
+use nvflare_hci_tools::jobs;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -28,7 +25,7 @@ use session::{AdminError, Kit, Reply, Session, Target};
 
 #[derive(Parser)]
 #[command(
-    name = "admin",
+    name = "nvflare-admin",
     about = "Administer an NVFlare 2.5/2.6 server over mutual TLS"
 )]
 struct Cli {

@@ -1,4 +1,4 @@
-//! The admin-style file server and client behind `examples/hci`: one
+//! The admin-style file server and client behind the `hci` binary: one
 //! connection per command (plain TCP or mutual TLS), one request exchange,
 //! one reply exchange.
 //!
@@ -19,11 +19,9 @@ use nvflare_hci::{
 };
 use serde_json::{json, Value};
 
-#[path = "../shared/tls.rs"]
-pub mod tls;
-#[path = "transport.rs"]
 pub mod transport;
 
+use crate::tls;
 use transport::Transport;
 
 /// Where uploads are spooled until their checksum verified: inside the

@@ -1,4 +1,4 @@
-//! Load: the `hci` example server with 32 clients doing 10 uploads and 10
+//! Load: the `hci` server with 32 clients doing 10 uploads and 10
 //! downloads each (1–8 MiB), while others misbehave (stall until the
 //! timeout, send garbage, disconnect mid-body, announce huge sizes). Every
 //! good transfer verifies, the server keeps serving, memory stays bounded,
@@ -6,9 +6,7 @@
 
 mod common;
 
-#[path = "../examples/hci/app.rs"]
-#[allow(dead_code)]
-mod app;
+use nvflare_hci_tools::hci as app;
 
 use std::io::Write;
 use std::net::TcpStream;

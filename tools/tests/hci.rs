@@ -1,12 +1,10 @@
-//! The `hci` example's server and client: round trips, bad and truncated
+//! The `hci` server and client: round trips, bad and truncated
 //! uploads, a stalled client, path traversal, leftovers; and the command
 //! line, as a process.
 
 mod common;
 
-#[path = "../examples/hci/app.rs"]
-#[allow(dead_code)]
-mod app;
+use nvflare_hci_tools::hci as app;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
@@ -221,13 +219,13 @@ fn downloads_outside_dir_are_refused() {
 
 #[test]
 fn command_line() {
-    let bin = common::example_binary("hci");
+    let bin = common::HCI;
     let served = tempfile::tempdir().unwrap();
     let local = tempfile::tempdir().unwrap();
     let (server, addr, mut lines) = common::hci_serve(served.path(), &["--timeout", "5"]);
 
     let run = |args: &[&str]| {
-        let out = Command::new(&bin).args(args).output().unwrap();
+        let out = Command::new(bin).args(args).output().unwrap();
         (
             out.status.code(),
             String::from_utf8(out.stdout).unwrap(),
@@ -306,7 +304,7 @@ fn command_line() {
 
 #[test]
 fn demo_runs_and_verifies() {
-    let out = Command::new(common::example_binary("hci"))
+    let out = Command::new(common::HCI)
         .args(["demo", "--size", "5000000"])
         .output()
         .unwrap();

@@ -84,13 +84,26 @@ fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
     }
 }
 
+/// `target/tmp` of the workspace that built the running test: the test
+/// binary is `target/<profile>/deps/<name>`, and the venvs are shared by
+/// every package's tests.
+pub fn target_tmp() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("the test binary lives in target/<profile>/deps");
+    target.join("tmp")
+}
+
 fn provision(version: &str, overridable: bool) -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("NVFLARE_HCI_PYTHON").filter(|_| overridable) {
         let p = PathBuf::from(p);
         check(&p, version)?;
         return Ok(p);
     }
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let tmp = target_tmp();
+    let tmp = tmp.as_path();
     let root = tmp.join(format!("nvflare-{version}-venv"));
     let python = root.join("bin").join("python");
     if python.exists() && check(&python, version).is_ok() {
@@ -175,7 +188,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/peer.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../interop/peer.py");
     let child = Command::new(python())
         .arg(script)
         .args(args)

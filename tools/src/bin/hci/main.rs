@@ -2,17 +2,17 @@
 //! protocol, and a one-command demo.
 //!
 //! ```text
-//! cargo run --release --example hci -- demo [--size BYTES] [--tls]
-//! cargo run --release --example hci -- serve --listen 127.0.0.1:8003 --dir ./store [--timeout SECS]
+//! hci demo [--size BYTES] [--tls]
+//! hci serve --listen 127.0.0.1:8003 --dir ./store [--timeout SECS]
 //!     [--max-connections N] [--tls-cert PEM --tls-key PEM --tls-ca PEM]
-//! cargo run --release --example hci -- upload --connect 127.0.0.1:8003 [--meta TEXT] FILE [TLS]
-//! cargo run --release --example hci -- download --connect 127.0.0.1:8003 NAME --out PATH [TLS]
-//! cargo run --release --example hci -- list --connect 127.0.0.1:8003 [TLS]
+//! hci upload --connect 127.0.0.1:8003 [--meta TEXT] FILE [TLS]
+//! hci download --connect 127.0.0.1:8003 NAME --out PATH [TLS]
+//! hci list --connect 127.0.0.1:8003 [TLS]
 //! ```
 //!
 //! TLS on the clients: `--tls-cert PEM --tls-key PEM --tls-ca PEM [--server-name NAME]`.
 
-mod app;
+use nvflare_hci_tools::hci as app;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -156,7 +156,7 @@ fn endpoint(args: &ClientArgs) -> Result<Endpoint, ClientError> {
     else {
         return Ok(Endpoint::plain(&args.connect, timeout));
     };
-    let config = app::tls::client_config(cert, key, ca).map_err(ClientError::Tls)?;
+    let config = nvflare_hci_tools::tls::client_config(cert, key, ca).map_err(ClientError::Tls)?;
     let name = args
         .server_name
         .clone()
@@ -167,7 +167,7 @@ fn endpoint(args: &ClientArgs) -> Result<Endpoint, ClientError> {
 fn server_tls(args: &TlsArgs) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, ClientError> {
     match (&args.tls_cert, &args.tls_key, &args.tls_ca) {
         (Some(cert), Some(key), Some(ca)) => Ok(Some(
-            app::tls::server_config(cert, key, ca).map_err(ClientError::Tls)?,
+            nvflare_hci_tools::tls::server_config(cert, key, ca).map_err(ClientError::Tls)?,
         )),
         _ => Ok(None),
     }
@@ -299,17 +299,24 @@ fn demo(size: u64, tls: bool) -> Result<ExitCode, ClientError> {
     if tls {
         throwaway_pki(work.path())?;
         config.tls = Some(
-            app::tls::server_config(&pem("server.pem"), &pem("server.key"), &pem("ca.pem"))
-                .map_err(ClientError::Tls)?,
+            nvflare_hci_tools::tls::server_config(
+                &pem("server.pem"),
+                &pem("server.key"),
+                &pem("ca.pem"),
+            )
+            .map_err(ClientError::Tls)?,
         );
     }
     let addr = Server::bind("127.0.0.1:0", config)?
         .spawn(|_| {})?
         .to_string();
     let endpoint = if tls {
-        let client =
-            app::tls::client_config(&pem("client.pem"), &pem("client.key"), &pem("ca.pem"))
-                .map_err(ClientError::Tls)?;
+        let client = nvflare_hci_tools::tls::client_config(
+            &pem("client.pem"),
+            &pem("client.key"),
+            &pem("ca.pem"),
+        )
+        .map_err(ClientError::Tls)?;
         Endpoint::tls(&addr, timeout, client, "localhost")
     } else {
         Endpoint::plain(&addr, timeout)

@@ -1,4 +1,4 @@
-//! `examples/admin` against a real NVFlare 2.6.3 admin server: provisioned
+//! `nvflare-admin` against a real NVFlare 2.6.3 admin server: provisioned
 //! as a POC in a temp dir, started on loopback only (binds rewritten by
 //! `tests/interop/loopback/sitecustomize.py`, ports chosen free), and
 //! stopped by its PID whatever happens. NVFlare's own client (`flare_api`)
@@ -172,7 +172,7 @@ fn start_poc(work: &Path) -> Poc {
 }
 
 fn admin(kit: &Path, args: &[&str]) -> Output {
-    Command::new(common::example_binary("admin"))
+    Command::new(common::NVFLARE_ADMIN)
         .arg("--kit")
         .arg(kit)
         .args(["--timeout", "20"])

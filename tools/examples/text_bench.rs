@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 
 use nvflare_hci::{receive_all, Connection};
 
-#[path = "shared/text_reply.rs"]
-mod text_reply;
+use nvflare_hci_testkit::text_reply;
 
 fn median(mut f: impl FnMut(), iterations: usize) -> Duration {
     let mut times: Vec<Duration> = (0..iterations)
@@ -35,7 +34,7 @@ fn main() {
     for (len, name, iterations, exact_iterations) in
         [(10 << 10, "10 KiB", 400, 100), (1 << 20, "1 MiB", 100, 5)]
     {
-        let wire = text_reply::text_reply(len);
+        let wire = text_reply(len);
         let text_len = len - len / 100;
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();

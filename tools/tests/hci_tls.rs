@@ -5,9 +5,7 @@
 
 mod common;
 
-#[path = "../examples/hci/app.rs"]
-#[allow(dead_code)]
-mod app;
+use nvflare_hci_tools::hci as app;
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -50,7 +48,7 @@ fn serve(dir: &Path, pki: &Pki, tweak: impl FnOnce(&mut ServerConfig)) -> Served
     let mut config = ServerConfig::new(dir);
     config.timeout = Duration::from_secs(5);
     config.tls = Some(
-        app::tls::server_config(
+        nvflare_hci_tools::tls::server_config(
             &pki.path("server.pem"),
             &pki.path("server.key"),
             &pki.path("ca.pem"),
@@ -74,7 +72,8 @@ fn serve(dir: &Path, pki: &Pki, tweak: impl FnOnce(&mut ServerConfig)) -> Served
 
 /// A TLS client with `cert`/`key`, trusting `ca`.
 fn client(addr: &str, pki_dir: &Path, cert: &str, key: &str, ca: &Path) -> Endpoint {
-    let config = app::tls::client_config(&pki_dir.join(cert), &pki_dir.join(key), ca).unwrap();
+    let config =
+        nvflare_hci_tools::tls::client_config(&pki_dir.join(cert), &pki_dir.join(key), ca).unwrap();
     Endpoint::tls(addr, T, config, "localhost")
 }
 
@@ -188,7 +187,7 @@ fn nvflare_python_over_ssl_drives_hci_serve() {
 
     // The command-line client with the same flags, and --server-name.
     let hci = |args: &[&str]| {
-        std::process::Command::new(common::example_binary("hci"))
+        std::process::Command::new(common::HCI)
             .args(args)
             .args([
                 "--connect",

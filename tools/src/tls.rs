@@ -1,5 +1,4 @@
-#![allow(dead_code)] // each example uses a part of it
-//! Mutual TLS for the examples, on rustls with the ring provider: client
+//! Mutual TLS for the applications, on rustls with the ring provider: client
 //! and server configurations from PEM files, and a handshake bounded by one
 //! deadline however slowly the peer sends.
 

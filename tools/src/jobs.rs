@@ -17,7 +17,7 @@ use rsa::RsaPrivateKey;
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::session::{ascii_json, io_error, AdminError};
+use crate::admin::session::{ascii_json, io_error, AdminError};
 
 /// The signature file NVFlare writes in every folder.
 pub const SIG_FILE: &str = ".__nvfl_sig.json";
