@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 size="${1:-268435456}"
 . benches/nvflare_venv.sh
-cargo build --release --example hci --quiet
+cargo build --release --bin hci --quiet
 for _ in 1 2 3; do
     "$venv/bin/python" benches/python_loopback.py "$size"
-    target/release/examples/hci demo --size "$size" | grep '^upload'
+    target/release/hci demo --size "$size" | grep '^upload'
 done

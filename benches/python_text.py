@@ -1,7 +1,7 @@
 """NVFlare 2.9.0's receive_all on a text reply: connect, receive_all, close,
 ITERATIONS times against the server at PORT; prints the median seconds.
 
-Run through benches/python_text.sh (the text_bench example starts the server
+Run through benches/python_text.sh (the text_bench program starts the server
 and runs this beside its own measurements).
 """
 

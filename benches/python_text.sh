@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/nvflare_venv.sh
-cargo build --release --example text_bench --quiet
+cargo build --release -p nvflare-hci-tools --example text_bench --quiet
 target/release/examples/text_bench "$venv/bin/python" benches/python_text.py

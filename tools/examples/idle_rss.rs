@@ -3,7 +3,7 @@
 //! reads the server's `/proc/PID/status`. The server is stopped by its PID.
 //!
 //! Usage: idle_rss HCI_BINARY [N] [EXTRA SERVE ARGS...]
-//! (`benches/idle_rss.sh` builds both and raises the open-file limit.)
+//! (`tools/benches/idle_rss.sh` builds both and raises the open-file limit.)
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's openssl recipe: a CA, a server certificate for localhost, and
 # a client certificate, as PEM files in DIR (default ./tls).
-# Usage: benches/tls_certs.sh [DIR]
+# Usage: tools/benches/tls_certs.sh [DIR]
 set -euo pipefail
 mkdir -p "${1:-tls}" && cd "${1:-tls}"
 # The CA: its key signs the others; ca.pem goes to --tls-ca on both sides.

@@ -4,7 +4,7 @@ temp file) and downloaded (server send_binary_file -> client receive_all),
 two processes each time. Prints MiB/s for both.
 
 Usage: python_tls.py BYTES CERT_DIR   (ca.pem, server.pem/key, client.pem/key)
-Run through benches/python_tls.sh, which provides the interpreter and certificates.
+Run through tools/benches/python_tls.sh, which provides the interpreter and certificates.
 """
 
 import os
