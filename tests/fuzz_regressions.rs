@@ -2,8 +2,7 @@
 //! (minimized findings and a sample of each corpus), so that every `cargo
 //! test` replays them.
 
-#[path = "common/checks.rs"]
-mod checks;
+use nvflare_hci_testkit::checks;
 
 use std::path::Path;
 

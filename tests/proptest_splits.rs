@@ -1,9 +1,7 @@
 //! The property: random exchanges, sent one after another on one stream and
 //! read back under random read splits, decode to exactly what was sent.
 
-#[path = "common/checks.rs"]
-#[allow(dead_code)]
-mod checks;
+use nvflare_hci_testkit::checks;
 mod common;
 
 use std::io::Read;

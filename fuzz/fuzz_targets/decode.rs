@@ -4,8 +4,6 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../tests/common/checks.rs"]
-#[allow(dead_code)]
-mod checks;
+use nvflare_hci_testkit::checks;
 
 fuzz_target!(|data: &[u8]| checks::decode_input(data));

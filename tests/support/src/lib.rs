@@ -2,6 +2,9 @@
 //! reference encoder written from the wire spec, seeded random data, the
 //! real Python peers (NVFlare 2.9.0 and 2.6.3 in virtualenvs), throwaway
 //! certificates, and child processes stopped by their PID.
+//!
+//! The fuzz targets use it without its default feature `peers` (the Python
+//! peers and TLS), so that they build nothing they do not run.
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -9,7 +12,10 @@ use std::path::Path;
 use nvflare_hci::{ALL_END, LINE_END};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
+pub mod checks;
+#[cfg(feature = "peers")]
 pub mod python;
+#[cfg(feature = "peers")]
 pub mod tls;
 
 /// Encodes a binary exchange by hand, straight from the wire format, so that

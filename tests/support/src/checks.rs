@@ -1,5 +1,5 @@
-//! Properties shared by the tests and the fuzz targets (`fuzz/`), which
-//! include this file: it depends on nothing but the crate and std.
+//! Properties shared by the tests and the fuzz targets (`fuzz/`): they
+//! depend on nothing but the crate, std and `arbitrary`.
 
 use std::io::{self, Read};
 
