@@ -6,6 +6,9 @@
 //! The binaries are `hci` (`src/bin/hci`) and `nvflare-admin`
 //! (`src/bin/nvflare-admin`); see `tools/README.md`.
 
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
 pub mod admin;
 pub mod hci;
 pub mod jobs;

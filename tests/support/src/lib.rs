@@ -83,6 +83,7 @@ pub struct RandomBody {
 }
 
 impl RandomBody {
+    /// A body of `size` bytes from the RNG seeded with `seed`.
     pub fn new(size: u64, seed: u64) -> Self {
         use sha2::Digest;
         RandomBody {

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+/// The version of NVFlare's Python module for the framing tests.
 pub const NVFLARE_VERSION: &str = "2.9.0";
 
 /// The admin server's version for the admin-channel tests.

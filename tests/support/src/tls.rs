@@ -16,6 +16,7 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 /// `ca.pem` (and its key, `ca.key`), `server.pem`, `server.key`,
 /// `client.pem`, `client.key`.
 pub struct Pki {
+    /// Where the PEM files are.
     pub dir: PathBuf,
     ca: Certificate,
     ca_key: KeyPair,
@@ -63,6 +64,7 @@ impl Pki {
         std::fs::write(self.dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
     }
 
+    /// The path of `file` among the PEM files.
     pub fn path(&self, file: &str) -> PathBuf {
         self.dir.join(file)
     }
