@@ -118,6 +118,7 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms, missing_debug_implementations)]
 
+mod body;
 mod connection;
 mod decoder;
 mod error;
@@ -125,22 +126,26 @@ mod processor;
 mod progress;
 mod receive;
 mod send;
-mod wire;
+pub mod wire;
 
-pub use connection::Connection;
-pub use decoder::{Decoded, Decoder, End, Limits, Start};
-pub use error::{Error, ErrorChain, Limit, Result, Section};
-pub use processor::{BodyFile, BodyPersistError, DataProcessor, Exchange, MsgDataProcessor};
+pub use body::{BodyFile, BodyPersistError};
+pub use connection::{Connection, Duplex};
+pub use decoder::{ContentType, Decoded, Decoder, End, Limits, Start};
+pub use error::{Direction, Error, ErrorChain, Limit, Result, Section};
+pub use processor::{DataProcessor, Exchange, MemoryProcessor, MsgDataProcessor};
 pub use progress::Progress;
 pub use receive::{receive_all, ExchangeHandler, Receiver};
 pub use send::{
     send_binary_data, send_binary_file, send_lines, send_text, DataGenerator, ExchangeSender,
     GenerateDataFromFile, GenerateDataFromReader, Sender,
 };
-pub use wire::{
-    ContentType, Footer, Header, ALL_END, BINARY_MARKER, CT_BINARY, CT_TEXT, DEFAULT_BLOCK_SIZE,
-    FOOTER_LEN, HEADER_LEN, LINE_END, PYTHON_BLOCK_SIZE,
-};
+#[doc(no_inline)]
+pub use wire::{ALL_END, LINE_END};
+
+/// The block size this crate reads and writes with unless told otherwise:
+/// 256 KiB. (Python's module uses 1 KiB; the block size is not part of the
+/// wire format.)
+pub const DEFAULT_BLOCK_SIZE: usize = 256 * 1024;
 
 /// The README's examples, compiled as doc-tests.
 #[cfg(doctest)]
