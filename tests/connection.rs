@@ -198,3 +198,63 @@ fn text_is_read_in_blocks_not_bytes() {
     let reads = conn.get_ref().reader().reads;
     assert!(reads <= 10, "{reads} reads for 1 MiB of text");
 }
+
+/// A handler under test: answers each command with its length, and each
+/// upload with its body's size.
+fn handler<S: Read + Write>(conn: &mut Connection<S>) -> nvflare_hci::Result<()> {
+    loop {
+        match conn.receive_and_parse(&mut nvflare_hci::MemoryProcessor::new()) {
+            Ok(Exchange::Text(cmd)) => conn.send_text(&format!("{}", cmd.len()))?,
+            Ok(Exchange::Binary { body, .. }) => {
+                conn.send_text(&format!("{} bytes", body.len()))?
+            }
+            Err(e) if e.is_clean_close() => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[test]
+fn halves_in_memory_carry_replies_larger_than_the_requests() {
+    // Replies far past 8 KiB, requests far past one read: over one Cursor
+    // the replies would overwrite requests not yet read.
+    let mut requests = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..50 {
+        let cmd = "c".repeat(100 + i * 500);
+        nvflare_hci::send_text(&mut requests, &cmd).unwrap();
+        expected.push(format!("{}", cmd.len()));
+        let body = random_bytes(i * 2000, i as u64);
+        nvflare_hci::send_binary_data(&mut requests, &body[..], "up").unwrap();
+        expected.push(format!("{} bytes", body.len()));
+    }
+    let mut conn = Connection::from_halves(std::io::Cursor::new(requests), Vec::new());
+    handler(&mut conn).unwrap();
+    let (_, replies) = conn.into_parts().0.into_inner();
+    let mut reader = Connection::from_halves(&replies[..], Vec::new());
+    for want in expected {
+        assert_eq!(reader.receive().unwrap().as_text(), Some(want.as_str()));
+    }
+    assert!(reader.receive().unwrap_err().is_clean_close());
+}
+
+#[test]
+fn memory_processor_keeps_bodies_and_lines() {
+    let body = random_bytes(300_000, 7);
+    let mut wire = binary_wire("m".as_bytes(), &body);
+    wire.extend(b"a\x03b\x04");
+    let mut conn = Connection::from_halves(&wire[..], Vec::new());
+    let got = conn
+        .receive_and_parse(&mut nvflare_hci::MemoryProcessor::new())
+        .unwrap();
+    assert_eq!(
+        got,
+        Exchange::Binary {
+            meta: "m".into(),
+            body
+        }
+    );
+    let mut lines = nvflare_hci::MemoryProcessor::new().keep_line_ends(true);
+    let got = conn.receive_and_parse(&mut lines).unwrap();
+    assert_eq!(got, Exchange::Text("a\x03b".into()));
+}
