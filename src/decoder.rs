@@ -1,43 +1,12 @@
 //! The sans-IO state machine: bytes in, events out. It never reads or writes.
 
-use std::fmt;
 use std::str::Utf8Error;
 
 use crate::error::{Error, Limit, Result, Section};
 use crate::progress::Progress;
-use crate::wire::{find_byte, Footer, Header, ALL_END, BINARY_MARKER, FOOTER_LEN, HEADER_LEN};
-
-/// The two kinds of exchange. As a `u8` ([`From`]), Python's `CT_TEXT` (0)
-/// and `CT_BINARY` (1).
-///
-/// ```
-/// use nvflare_hci::ContentType;
-/// assert_eq!(u8::from(ContentType::Text), 0);
-/// assert_eq!(u8::from(ContentType::Binary), 1);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum ContentType {
-    /// Text up to `ALL_END`.
-    Text = 0,
-    /// Marker, header, meta, body and footer.
-    Binary = 1,
-}
-
-impl fmt::Display for ContentType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ContentType::Text => "text",
-            ContentType::Binary => "binary",
-        })
-    }
-}
-
-impl From<ContentType> for u8 {
-    fn from(ct: ContentType) -> u8 {
-        ct as u8
-    }
-}
+use crate::wire::{
+    find_byte, ContentType, Footer, Header, ALL_END, BINARY_MARKER, FOOTER_LEN, HEADER_LEN,
+};
 
 /// Bounds on what a peer may announce or send, checked before anything is
 /// allocated or written for it.

@@ -173,7 +173,7 @@ pub mod wire;
 
 pub use body::{BodyFile, BodyPersistError};
 pub use connection::{Connection, Duplex};
-pub use decoder::{ContentType, Decoded, Decoder, End, Limits, Start};
+pub use decoder::{Decoded, Decoder, End, Limits, Start};
 pub use error::{Direction, Error, ErrorChain, Limit, Result, Section};
 pub use processor::{DataProcessor, Exchange, MemoryProcessor, MsgDataProcessor};
 pub use progress::Progress;
@@ -182,6 +182,7 @@ pub use send::{
     send_binary_data, send_binary_file, send_lines, send_text, DataGenerator, ExchangeSender,
     GenerateDataFromFile, GenerateDataFromReader, Sender,
 };
+pub use wire::ContentType;
 #[doc(no_inline)]
 pub use wire::{ALL_END, LINE_END};
 

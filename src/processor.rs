@@ -8,10 +8,9 @@ use std::path::PathBuf;
 use tempfile::NamedTempFile;
 
 use crate::body::BodyFile;
-use crate::decoder::ContentType;
 use crate::decoder::{End, Start};
 use crate::error::{Error, Result, Section};
-use crate::wire::{find_byte, LINE_END};
+use crate::wire::{find_byte, ContentType, LINE_END};
 
 /// Consumes one exchange as an [`ExchangeHandler`](crate::ExchangeHandler)
 /// parses it: [`start`](DataProcessor::start) once, then

@@ -1,6 +1,6 @@
 //! Progress of a transfer, for progress bars.
 
-use crate::decoder::ContentType;
+use crate::wire::ContentType;
 
 /// How far an exchange has come, reported to the callbacks set with
 /// [`ExchangeHandler::on_progress`](crate::ExchangeHandler::on_progress) and

@@ -4,10 +4,11 @@ use std::fmt;
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use crate::decoder::{ContentType, Decoded, Decoder, Limits};
+use crate::decoder::{Decoded, Decoder, Limits};
 use crate::error::{is_timeout_kind, Direction, Error, ErrorChain, Result};
 use crate::processor::{DataProcessor, Exchange, MsgDataProcessor};
 use crate::progress::{Progress, ProgressFn, Reporter};
+use crate::wire::ContentType;
 use crate::DEFAULT_BLOCK_SIZE;
 
 /// A source of bytes from the peer: Python's `Receiver`, whose `recv` a

@@ -7,11 +7,12 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::decoder::ContentType;
 use crate::error::{Direction, Error, ErrorChain, Limit, Result};
 use crate::progress::{Progress, ProgressFn, Reporter};
 use crate::receive::INITIAL_BUFFER;
-use crate::wire::{Footer, Header, ALL_END, BINARY_MARKER, FOOTER_LEN, HEADER_LEN, LINE_END};
+use crate::wire::{
+    ContentType, Footer, Header, ALL_END, BINARY_MARKER, FOOTER_LEN, HEADER_LEN, LINE_END,
+};
 use crate::DEFAULT_BLOCK_SIZE;
 
 /// A progress callback given for one call.

@@ -15,6 +15,40 @@
 //! # Ok::<(), nvflare_hci::Error>(())
 //! ```
 
+use std::fmt;
+
+/// The two kinds of exchange. As a `u8` ([`From`]), Python's `CT_TEXT` (0)
+/// and `CT_BINARY` (1).
+///
+/// ```
+/// use nvflare_hci::ContentType;
+/// assert_eq!(u8::from(ContentType::Text), 0);
+/// assert_eq!(u8::from(ContentType::Binary), 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ContentType {
+    /// Text up to `ALL_END`.
+    Text = 0,
+    /// Marker, header, meta, body and footer.
+    Binary = 1,
+}
+
+impl fmt::Display for ContentType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ContentType::Text => "text",
+            ContentType::Binary => "binary",
+        })
+    }
+}
+
+impl From<ContentType> for u8 {
+    fn from(ct: ContentType) -> u8 {
+        ct as u8
+    }
+}
+
 /// The first byte of a binary exchange. Any other first byte starts a text
 /// exchange (and is part of its text).
 pub const BINARY_MARKER: u8 = 1;
