@@ -1,7 +1,8 @@
 //! [`Connection`]: one stream, both directions, the read-ahead kept between
-//! exchanges.
+//! exchanges; [`Duplex`]: one stream made of a reader and a writer.
 
 use std::fmt;
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use crate::decoder::Limits;
@@ -12,7 +13,8 @@ use crate::receive::{Inbound, Receiver};
 use crate::send::{DataGenerator, Outbound, Sender};
 
 /// A stream that carries exchanges both ways: a `TcpStream`, a
-/// `&TcpStream`, a TLS stream, or an in-memory duplex in tests.
+/// `&TcpStream`, a TLS stream, or, in tests, a [`Duplex`] of separate read
+/// and write halves ([`Connection::from_halves`]).
 ///
 /// It owns the stream, a receiving side and a sending side. The receiving
 /// side reads in blocks and keeps whatever it read past the end of an
@@ -29,6 +31,22 @@ use crate::send::{DataGenerator, Outbound, Sender};
 /// a stream that carries a single exchange or is handed on afterwards;
 /// `receive_all` reads no byte past its exchange, which costs one `read`
 /// call per byte of text on an unbuffered stream.
+///
+/// # After an error
+///
+/// Each direction stays in step with the peer as long as every exchange
+/// is read or written whole. An error at an exchange boundary (a clean
+/// close, an idle timeout, a checksum mismatch once the footer is read, a
+/// processor that fails in `finalize`, text that cannot be sent) leaves the
+/// connection usable. An error inside an exchange (a limit at a header, a
+/// timeout or a processor failure mid-body, a send that fails after its
+/// header went out) leaves that direction out of step: every later call in
+/// that direction fails at once with [`Error::OutOfStep`](crate::Error::OutOfStep),
+/// naming the first error, and neither reads nor writes. The other
+/// direction is still in step, so a server can still send an error reply
+/// before it drops the connection. [`is_usable`](Connection::is_usable),
+/// [`can_receive`](Connection::can_receive) and
+/// [`can_send`](Connection::can_send) tell which case it is.
 ///
 /// ```
 /// use nvflare_hci::{Connection, Exchange};
@@ -76,6 +94,12 @@ impl<S: fmt::Debug> fmt::Debug for Connection<S> {
 impl<S: Receiver + Sender> Connection<S> {
     /// A connection over `stream`, with default [`Limits`] and blocks of
     /// [`DEFAULT_BLOCK_SIZE`](crate::DEFAULT_BLOCK_SIZE) both ways.
+    ///
+    /// `stream` must read what the peer sends and write to the peer. An
+    /// in-memory `Cursor<Vec<u8>>` does not: it reads where it writes, so
+    /// replies overwrite requests not yet read (small ones seem to work,
+    /// since the connection reads 8 KiB ahead). For tests, give the two
+    /// halves to [`from_halves`](Connection::from_halves).
     pub fn new(stream: S) -> Self {
         Self::from_partially_read(stream, Vec::new())
     }
@@ -91,9 +115,176 @@ impl<S: Receiver + Sender> Connection<S> {
         }
     }
 
+    /// Receives one exchange with a [`MsgDataProcessor`] spooling bodies
+    /// into the system temp dir. Text comes with its `LINE_END`s removed,
+    /// as in Python: lines sent with `send_lines` arrive joined.
+    ///
+    /// # Errors
+    /// As [`receive_and_parse`](Connection::receive_and_parse).
+    pub fn receive(&mut self) -> Result<Exchange> {
+        self.receive_and_parse(&mut MsgDataProcessor::new())
+    }
+
+    /// Receives one exchange and feeds it to `processor`. Returns what the
+    /// processor makes of it.
+    ///
+    /// # Errors
+    /// As [`ExchangeHandler::receive_and_parse`](crate::ExchangeHandler::receive_and_parse):
+    /// [`Error::UnexpectedEof`](crate::Error::UnexpectedEof) when the stream
+    /// ends early ([`Error::is_clean_close`](crate::Error::is_clean_close)
+    /// when it ends between exchanges, a TLS close without `close_notify`
+    /// included), [`Error::Idle`](crate::Error::Idle) when a read timed out
+    /// before the exchange began, a limit, a bad footer, an I/O error, or
+    /// the processor's. On error the processor is aborted. An error inside
+    /// the exchange leaves receiving [out of step](Connection#after-an-error):
+    /// every later receive fails with [`Error::OutOfStep`](crate::Error::OutOfStep).
+    pub fn receive_and_parse<P: DataProcessor + ?Sized>(
+        &mut self,
+        processor: &mut P,
+    ) -> Result<P::Output> {
+        self.inbound
+            .receive_and_parse(&mut self.stream, processor, None)
+    }
+
+    /// Receives one exchange as [`receive_and_parse`](Connection::receive_and_parse)
+    /// does, reporting its progress to `progress` (instead of the callback
+    /// set with [`on_receive_progress`](Connection::on_receive_progress)).
+    /// The callback may borrow: it lives for this call only.
+    ///
+    /// ```
+    /// use nvflare_hci::{Connection, MsgDataProcessor};
+    /// let mut wire = Vec::new();
+    /// nvflare_hci::send_binary_data(&mut wire, &[0u8; 100_000][..], "upload")?;
+    /// let mut conn = Connection::from_halves(&wire[..], Vec::new());
+    /// let mut seen = Vec::new();
+    /// conn.receive_with_progress(&mut MsgDataProcessor::new(), |p| seen.push(p.done))?;
+    /// assert_eq!((seen[0], *seen.last().unwrap()), (0, 100_000));
+    /// # Ok::<(), nvflare_hci::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`receive_and_parse`](Connection::receive_and_parse).
+    pub fn receive_with_progress<P, F>(
+        &mut self,
+        processor: &mut P,
+        mut progress: F,
+    ) -> Result<P::Output>
+    where
+        P: DataProcessor + ?Sized,
+        F: FnMut(Progress),
+    {
+        self.inbound
+            .receive_and_parse(&mut self.stream, processor, Some(&mut progress))
+    }
+
+    /// Sends `text` followed by `ALL_END` as a text exchange, in one write
+    /// when it fits in a block.
+    ///
+    /// # Errors
+    /// As [`ExchangeSender::send_text`](crate::ExchangeSender::send_text).
+    pub fn send_text(&mut self, text: &str) -> Result<()> {
+        self.outbound.send_text(&mut self.stream, text)
+    }
+
+    /// Sends lines as NVFlare's admin server does: each line but the last
+    /// followed by `LINE_END`, the last by `ALL_END`. A receiver that drops
+    /// `LINE_END`s (Python's, and [`receive`](Connection::receive)) reads
+    /// them back as one string: `["ran x", "done"]` arrives as `"ran xdone"`
+    /// unless it [keeps line ends](crate::MsgDataProcessor::keep_line_ends).
+    ///
+    /// # Errors
+    /// As [`ExchangeSender::send_lines`](crate::ExchangeSender::send_lines).
+    pub fn send_lines<I>(&mut self, lines: I) -> Result<()>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        self.outbound.send_lines(&mut self.stream, lines)
+    }
+
+    /// Sends a binary exchange: `meta` (empty for none) and exactly the
+    /// bytes `generator` declares. Returns the body size.
+    ///
+    /// # Errors
+    /// As [`ExchangeSender::send_binary_data`](crate::ExchangeSender::send_binary_data).
+    pub fn send_binary_data<G: DataGenerator>(&mut self, generator: G, meta: &str) -> Result<u64> {
+        self.outbound
+            .send_binary_data(&mut self.stream, generator, meta, None)
+    }
+
+    /// Sends a binary exchange as [`send_binary_data`](Connection::send_binary_data)
+    /// does, reporting its progress to `progress` (instead of the callback
+    /// set with [`on_send_progress`](Connection::on_send_progress)). The
+    /// callback may borrow: it lives for this call only.
+    ///
+    /// # Errors
+    /// As [`send_binary_data`](Connection::send_binary_data).
+    pub fn send_binary_data_with_progress<G, F>(
+        &mut self,
+        generator: G,
+        meta: &str,
+        mut progress: F,
+    ) -> Result<u64>
+    where
+        G: DataGenerator,
+        F: FnMut(Progress),
+    {
+        self.outbound
+            .send_binary_data(&mut self.stream, generator, meta, Some(&mut progress))
+    }
+
+    /// Sends the file at `path` as the body of a binary exchange; the file
+    /// is closed on every path out. Returns the body size.
+    ///
+    /// # Errors
+    /// As [`ExchangeSender::send_binary_file`](crate::ExchangeSender::send_binary_file).
+    pub fn send_binary_file<P: AsRef<Path>>(&mut self, path: P, meta: &str) -> Result<u64> {
+        self.outbound
+            .send_binary_file(&mut self.stream, path.as_ref(), meta, None)
+    }
+
+    /// Sends a file as [`send_binary_file`](Connection::send_binary_file)
+    /// does, reporting its progress to `progress`, which may borrow.
+    ///
+    /// # Errors
+    /// As [`send_binary_file`](Connection::send_binary_file).
+    pub fn send_binary_file_with_progress<P, F>(
+        &mut self,
+        path: P,
+        meta: &str,
+        mut progress: F,
+    ) -> Result<u64>
+    where
+        P: AsRef<Path>,
+        F: FnMut(Progress),
+    {
+        self.outbound
+            .send_binary_file(&mut self.stream, path.as_ref(), meta, Some(&mut progress))
+    }
+}
+
+impl<R: Read, W: Write> Connection<Duplex<R, W>> {
+    /// A connection that reads from `reader` and writes to `writer`: request
+    /// bytes from a slice or a `Cursor`, replies into a `Vec<u8>`, for
+    /// tests; or a `BufReader` and the other half of a split stream.
+    ///
+    /// ```
+    /// use nvflare_hci::Connection;
+    /// let mut conn = Connection::from_halves(&b"list_jobs\x04"[..], Vec::new());
+    /// assert_eq!(conn.receive()?.as_text(), Some("list_jobs"));
+    /// conn.send_text("ok")?;
+    /// assert_eq!(conn.get_ref().writer(), b"ok\x04");
+    /// # Ok::<(), nvflare_hci::Error>(())
+    /// ```
+    pub fn from_halves(reader: R, writer: W) -> Self {
+        Self::new(Duplex::new(reader, writer))
+    }
+}
+
+impl<S> Connection<S> {
     /// Sets the limits on what the peer may send.
     pub fn limits(mut self, limits: Limits) -> Self {
-        self.inbound.set_limits(limits);
+        self.set_limits(limits);
         self
     }
 
@@ -106,28 +297,90 @@ impl<S: Receiver + Sender> Connection<S> {
 
     /// Sets the largest read, in bytes (at least 1; default 256 KiB).
     pub fn receive_block_size(mut self, block_size: usize) -> Self {
-        self.inbound.set_block_size(block_size);
+        self.set_receive_block_size(block_size);
         self
     }
 
     /// Sets the size of each write, in bytes (at least 13; default 256 KiB).
     pub fn send_block_size(mut self, block_size: usize) -> Self {
-        self.outbound.set_block_size(block_size);
+        self.set_send_block_size(block_size);
         self
     }
 
     /// Calls `f` as content arrives: once at the start of an exchange, after
-    /// every piece, and at the end.
+    /// every piece, and at the end. For one exchange only, with a callback
+    /// that may borrow, see [`receive_with_progress`](Connection::receive_with_progress).
     pub fn on_receive_progress<F: FnMut(Progress) + Send + 'static>(mut self, f: F) -> Self {
-        self.inbound.set_progress(Box::new(f));
+        self.set_receive_progress(f);
         self
     }
 
     /// Calls `f` as body or text bytes are sent: once at the start of an
     /// exchange, after each block, and at the end.
     pub fn on_send_progress<F: FnMut(Progress) + Send + 'static>(mut self, f: F) -> Self {
-        self.outbound.set_progress(Box::new(f));
+        self.set_send_progress(f);
         self
+    }
+
+    /// The limits on what the peer may send.
+    pub fn get_limits(&self) -> Limits {
+        self.inbound.limits()
+    }
+
+    /// Changes the limits on what the peer may send, from the next exchange
+    /// on: raise the body limit once a peer has logged in, say.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.inbound.set_limits(limits);
+    }
+
+    /// Changes the largest read, in bytes (at least 1).
+    pub fn set_receive_block_size(&mut self, block_size: usize) {
+        self.inbound.set_block_size(block_size);
+    }
+
+    /// Changes the size of each write, in bytes (at least 13).
+    pub fn set_send_block_size(&mut self, block_size: usize) {
+        self.outbound.set_block_size(block_size);
+    }
+
+    /// Calls `f` as content arrives, from the next exchange on, in place of
+    /// any callback set before.
+    pub fn set_receive_progress<F: FnMut(Progress) + Send + 'static>(&mut self, f: F) {
+        self.inbound.set_progress(Some(Box::new(f)));
+    }
+
+    /// Removes the callback set for received content.
+    pub fn clear_receive_progress(&mut self) {
+        self.inbound.set_progress(None);
+    }
+
+    /// Calls `f` as content is sent, from the next exchange on, in place of
+    /// any callback set before.
+    pub fn set_send_progress<F: FnMut(Progress) + Send + 'static>(&mut self, f: F) {
+        self.outbound.set_progress(Some(Box::new(f)));
+    }
+
+    /// Removes the callback set for sent content.
+    pub fn clear_send_progress(&mut self) {
+        self.outbound.set_progress(None);
+    }
+
+    /// True while both directions are in step with the peer: no error
+    /// stopped an exchange in the middle. See [`Connection#after-an-error`].
+    pub fn is_usable(&self) -> bool {
+        self.can_receive() && self.can_send()
+    }
+
+    /// True while receiving is in step: no error stopped a received
+    /// exchange in the middle.
+    pub fn can_receive(&self) -> bool {
+        self.inbound.is_usable()
+    }
+
+    /// True while sending is in step: no error stopped a sent exchange after
+    /// its first bytes went out.
+    pub fn can_send(&self) -> bool {
+        self.outbound.is_usable()
     }
 
     /// The stream.
@@ -151,72 +404,74 @@ impl<S: Receiver + Sender> Connection<S> {
     pub fn into_parts(self) -> (S, Vec<u8>) {
         (self.stream, self.inbound.into_buffered())
     }
+}
 
-    /// Receives one exchange with a [`MsgDataProcessor`] spooling bodies
-    /// into the system temp dir.
-    ///
-    /// # Errors
-    /// As [`receive_and_parse`](Connection::receive_and_parse).
-    pub fn receive(&mut self) -> Result<Exchange> {
-        self.receive_and_parse(&mut MsgDataProcessor::new())
+/// One stream made of two halves: reads go to `R`, writes to `W`. For a
+/// [`Connection`] over memory in tests (request bytes in a slice or a
+/// `Cursor`, replies into a `Vec<u8>`), or over a stream split in two (a
+/// `BufReader` of one handle, the other handle for writes).
+///
+/// ```
+/// use nvflare_hci::{Connection, Duplex};
+/// use std::io::Cursor;
+/// let conn = Connection::new(Duplex::new(Cursor::new(b"hi\x04".to_vec()), Vec::new()));
+/// let (requests, replies) = conn.into_parts().0.into_inner();
+/// assert_eq!((requests.position(), replies.len()), (0, 0));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Duplex<R, W> {
+    reader: R,
+    writer: W,
+}
+
+impl<R, W> Duplex<R, W> {
+    /// A stream that reads from `reader` and writes to `writer`.
+    pub fn new(reader: R, writer: W) -> Self {
+        Duplex { reader, writer }
     }
 
-    /// Receives one exchange and feeds it to `processor`. Returns what the
-    /// processor makes of it.
-    ///
-    /// # Errors
-    /// As [`ExchangeHandler::receive_and_parse`](crate::ExchangeHandler::receive_and_parse):
-    /// [`Error::UnexpectedEof`](crate::Error::UnexpectedEof) when the stream
-    /// ends early ([`Error::is_clean_close`](crate::Error::is_clean_close)
-    /// when it ends between exchanges), a limit, a bad footer, an I/O error,
-    /// or the processor's. On error the processor is aborted, and the next
-    /// call starts a new exchange where the stream now is.
-    pub fn receive_and_parse<P: DataProcessor + ?Sized>(
-        &mut self,
-        processor: &mut P,
-    ) -> Result<P::Output> {
-        self.inbound.receive_and_parse(&mut self.stream, processor)
+    /// The reading half.
+    pub fn reader(&self) -> &R {
+        &self.reader
     }
 
-    /// Sends `text` followed by `ALL_END` as a text exchange, in one write
-    /// when it fits in a block.
-    ///
-    /// # Errors
-    /// As [`ExchangeSender::send_text`](crate::ExchangeSender::send_text).
-    pub fn send_text(&mut self, text: &str) -> Result<()> {
-        self.outbound.send_text(&mut self.stream, text)
+    /// The reading half, mutably.
+    pub fn reader_mut(&mut self) -> &mut R {
+        &mut self.reader
     }
 
-    /// Sends lines as NVFlare's admin server does: each line but the last
-    /// followed by `LINE_END`, the last by `ALL_END`.
-    ///
-    /// # Errors
-    /// As [`ExchangeSender::send_lines`](crate::ExchangeSender::send_lines).
-    pub fn send_lines<I>(&mut self, lines: I) -> Result<()>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        self.outbound.send_lines(&mut self.stream, lines)
+    /// The writing half: the replies, when it is a `Vec<u8>`.
+    pub fn writer(&self) -> &W {
+        &self.writer
     }
 
-    /// Sends a binary exchange: `meta` (empty for none) and exactly the
-    /// bytes `generator` declares. Returns the body size.
-    ///
-    /// # Errors
-    /// As [`ExchangeSender::send_binary_data`](crate::ExchangeSender::send_binary_data).
-    pub fn send_binary_data<G: DataGenerator>(&mut self, generator: G, meta: &str) -> Result<u64> {
-        self.outbound
-            .send_binary_data(&mut self.stream, generator, meta)
+    /// The writing half, mutably.
+    pub fn writer_mut(&mut self) -> &mut W {
+        &mut self.writer
     }
 
-    /// Sends the file at `path` as the body of a binary exchange; the file
-    /// is closed on every path out. Returns the body size.
-    ///
-    /// # Errors
-    /// As [`ExchangeSender::send_binary_file`](crate::ExchangeSender::send_binary_file).
-    pub fn send_binary_file<P: AsRef<Path>>(&mut self, path: P, meta: &str) -> Result<u64> {
-        self.outbound
-            .send_binary_file(&mut self.stream, path.as_ref(), meta)
+    /// Both halves.
+    pub fn into_inner(self) -> (R, W) {
+        (self.reader, self.writer)
+    }
+}
+
+impl<R: Read, W> Read for Duplex<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(buf)
+    }
+}
+
+impl<R, W: Write> Write for Duplex<R, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.writer.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
     }
 }

@@ -1,5 +1,7 @@
 //! The sans-IO state machine: bytes in, events out. It never reads or writes.
 
+use std::str::Utf8Error;
+
 use crate::error::{Error, Limit, Result, Section};
 use crate::progress::Progress;
 use crate::wire::{
@@ -149,17 +151,24 @@ impl End {
 }
 
 /// What [`Decoder::decode`] made of the bytes it was given.
+///
+/// `'d` is the decoder's borrow (the meta of a start event lives in the
+/// decoder) and `'b` the input's: content borrows only the input, so a
+/// caller can hold it and still ask the decoder questions.
+///
+/// Not `#[non_exhaustive]`: a sans-IO caller must act on every event, and a
+/// new kind of event would be a change it has to see at compile time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decoded<'a> {
+pub enum Decoded<'d, 'b> {
     /// Every byte given was taken, and the exchange needs more.
     NeedMore,
     /// The exchange's kind, meta and body size are known; no content yet.
-    Start(Start<'a>),
+    Start(Start<'d>),
     /// Content: body bytes, or text bytes (never the final `ALL_END`).
-    Data(&'a [u8]),
+    Data(&'b [u8]),
     /// The exchange is complete (for binary, its footer verified).
     End(End),
-    /// The exchange ended (or failed) before this call: nothing was taken.
+    /// The exchange ended before this call: nothing was taken.
     /// [`reset`](Decoder::reset) readies the decoder for the next one.
     Finished,
 }
@@ -195,8 +204,31 @@ enum State {
     Text { len: u64 },
     /// Complete: the end, and a text's length (a body's is its size).
     Done { end: End, text_len: u64 },
-    /// An error was returned; nothing is taken until a reset.
-    Failed,
+    /// An error was returned; it is returned again until a reset.
+    Failed(Fault),
+}
+
+/// A decoding error, kept to be returned again: every error the decoder
+/// makes is built from `Copy` parts.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Limit { what: Limit, size: u64, max: u64 },
+    Utf8 { section: Section, source: Utf8Error },
+    FooterMarker { found: u32 },
+    Checksum { received: u32, computed: u32 },
+}
+
+impl Fault {
+    fn error(self) -> Error {
+        match self {
+            Fault::Limit { what, size, max } => Error::LimitExceeded { what, size, max },
+            Fault::Utf8 { section, source } => Error::InvalidUtf8 { section, source },
+            Fault::FooterMarker { found } => Error::FooterMarker { found },
+            Fault::Checksum { received, computed } => {
+                Error::ChecksumMismatch { received, computed }
+            }
+        }
+    }
 }
 
 /// The meta and body size of the binary exchange under way, once its meta
@@ -326,7 +358,7 @@ impl Decoder {
     /// The current exchange's kind, once its first byte was seen.
     pub fn content_type(&self) -> Option<ContentType> {
         match &self.state {
-            State::Marker | State::Failed => None,
+            State::Marker | State::Failed(_) => None,
             State::Text { .. } => Some(ContentType::Text),
             State::Done { end, .. } if end.checksum().is_none() => Some(ContentType::Text),
             _ => Some(ContentType::Binary),
@@ -353,7 +385,7 @@ impl Decoder {
     pub fn progress(&self) -> Option<Progress> {
         let body_size = self.binary.as_ref().map(|b| b.body_size);
         let (content_type, done, total) = match &self.state {
-            State::Marker | State::Failed => return None,
+            State::Marker | State::Failed(_) => return None,
             State::Text { len } => (ContentType::Text, *len, None),
             State::Header { .. } => (ContentType::Binary, 0, None),
             State::Meta { body_size, .. } => (ContentType::Binary, 0, Some(*body_size)),
@@ -374,12 +406,13 @@ impl Decoder {
         })
     }
 
-    /// The most bytes that can be read from the stream now without reading
-    /// past the end of this exchange (an upper bound that is never too
-    /// high); 0 when done. A binary exchange's length is known once its
-    /// header is in; text is read a byte at a time since its end is only
-    /// known when seen.
-    pub fn exact_read_limit(&self) -> usize {
+    /// A bound on the next read: the most bytes that can be read from the
+    /// stream now without reading past the end of this exchange; 0 when
+    /// done or failed. A binary exchange's length is known once its header
+    /// is in; text is read a byte at a time since its end is only known
+    /// when seen. A caller that reads ahead and keeps the surplus for the
+    /// next exchange has no use for it.
+    pub fn read_limit(&self) -> usize {
         let rest: u64 = match &self.state {
             State::Marker | State::Text { .. } => 1,
             State::Header { filled, .. } => (HEADER_LEN - filled) as u64,
@@ -392,9 +425,22 @@ impl Decoder {
                 .saturating_add(FOOTER_LEN as u64),
             State::Body { remaining, .. } => remaining.saturating_add(FOOTER_LEN as u64),
             State::Footer { filled, .. } => (FOOTER_LEN - filled) as u64,
-            State::Done { .. } | State::Failed => 0,
+            State::Done { .. } | State::Failed(_) => 0,
         };
         usize::try_from(rest).unwrap_or(usize::MAX)
+    }
+
+    /// True until the first byte of an exchange was seen.
+    pub(crate) fn is_at_start(&self) -> bool {
+        matches!(self.state, State::Marker)
+    }
+
+    /// The footer bytes still to come, while in the footer.
+    pub(crate) fn footer_left(&self) -> Option<usize> {
+        match &self.state {
+            State::Footer { filled, .. } => Some(FOOTER_LEN - filled),
+            _ => None,
+        }
     }
 
     /// The error for an input that ended now: `Ok` only if the exchange is
@@ -402,11 +448,13 @@ impl Decoder {
     ///
     /// # Errors
     /// [`Error::UnexpectedEof`] naming the section that was cut short, with
-    /// the bytes it needed and those it got.
+    /// the bytes it needed and those it got; after a decoding error, that
+    /// error again.
     pub fn eof(&self) -> Result<()> {
         let body_size = self.binary.as_ref().map_or(0, |b| b.body_size);
         let (section, expected, got) = match &self.state {
-            State::Done { .. } | State::Failed => return Ok(()),
+            State::Done { .. } => return Ok(()),
+            State::Failed(fault) => return Err(fault.error()),
             State::Marker => (Section::Marker, 1, 0),
             State::Header { filled, .. } => (Section::Header, HEADER_LEN as u64, *filled as u64),
             State::Meta { bytes, size, .. } => (Section::Meta, *size as u64, bytes.len() as u64),
@@ -432,27 +480,19 @@ impl Decoder {
     /// [`Error::LimitExceeded`] for a header or text over the [`Limits`],
     /// [`Error::InvalidUtf8`] for meta that is not UTF-8,
     /// [`Error::FooterMarker`] and [`Error::ChecksumMismatch`] for a bad
-    /// footer. After an error the decoder takes no input until
+    /// footer (the whole footer was taken then). After an error the decoder
+    /// takes no input, and returns that error again, until
     /// [`reset`](Decoder::reset).
-    pub fn decode<'a>(&'a mut self, input: &'a [u8]) -> Result<(usize, Decoded<'a>)> {
+    pub fn decode<'d, 'b>(&'d mut self, input: &'b [u8]) -> Result<(usize, Decoded<'d, 'b>)> {
         let mut pos = 0;
         let found = loop {
             let rest = &input[pos..];
-            // The state is moved out for its step, and the next one put
-            // back: an error leaves `Failed` behind.
-            let step = match std::mem::replace(&mut self.state, State::Failed) {
-                State::Marker => on_marker(rest),
-                State::Header { bytes, filled } => on_header(bytes, filled, rest, &self.limits)?,
-                State::Meta {
-                    bytes,
-                    size,
-                    body_size,
-                } => self.on_meta(bytes, size, body_size, rest)?,
-                State::Body { remaining, crc } => on_body(remaining, crc, rest),
-                State::Footer { bytes, filled, crc } => on_footer(bytes, filled, crc, rest)?,
-                State::Text { len } => on_text(len, rest, &self.limits)?,
-                done @ State::Done { .. } => Step::stop(0, done, Found::Finished),
-                State::Failed => Step::stop(0, State::Failed, Found::Finished),
+            let step = match self.step(rest) {
+                Ok(step) => step,
+                Err(fault) => {
+                    self.state = State::Failed(fault);
+                    return Err(fault.error());
+                }
             };
             self.state = step.next;
             let start = pos;
@@ -481,13 +521,32 @@ impl Decoder {
         Ok((pos, decoded))
     }
 
+    /// One state's step on `rest`. The state is moved out for it, and the
+    /// next one put back by the caller.
+    fn step(&mut self, rest: &[u8]) -> Result<Step, Fault> {
+        Ok(match std::mem::replace(&mut self.state, State::Marker) {
+            State::Marker => on_marker(rest),
+            State::Header { bytes, filled } => on_header(bytes, filled, rest, &self.limits)?,
+            State::Meta {
+                bytes,
+                size,
+                body_size,
+            } => self.on_meta(bytes, size, body_size, rest)?,
+            State::Body { remaining, crc } => on_body(remaining, crc, rest),
+            State::Footer { bytes, filled, crc } => on_footer(bytes, filled, crc, rest)?,
+            State::Text { len } => on_text(len, rest, &self.limits)?,
+            done @ State::Done { .. } => Step::stop(0, done, Found::Finished),
+            State::Failed(fault) => return Err(fault),
+        })
+    }
+
     fn on_meta(
         &mut self,
         mut bytes: Vec<u8>,
         size: usize,
         body_size: u64,
         rest: &[u8],
-    ) -> Result<Step> {
+    ) -> Result<Step, Fault> {
         let n = (size - bytes.len()).min(rest.len());
         bytes.extend_from_slice(&rest[..n]);
         if bytes.len() < size {
@@ -501,7 +560,7 @@ impl Decoder {
                 Found::NeedMore,
             ));
         }
-        let meta = String::from_utf8(bytes).map_err(|e| Error::InvalidUtf8 {
+        let meta = String::from_utf8(bytes).map_err(|e| Fault::Utf8 {
             section: Section::Meta,
             source: e.utf8_error(),
         })?;
@@ -550,7 +609,7 @@ fn on_header(
     mut filled: usize,
     rest: &[u8],
     limits: &Limits,
-) -> Result<Step> {
+) -> Result<Step, Fault> {
     let (n, full) = fill(&mut bytes, &mut filled, rest);
     if !full {
         return Ok(Step::stop(
@@ -561,20 +620,20 @@ fn on_header(
     }
     let header = Header::decode(&bytes);
     if header.meta_size > limits.max_meta_size {
-        return Err(Error::LimitExceeded {
+        return Err(Fault::Limit {
             what: Limit::MetaSize,
             size: header.meta_size.into(),
             max: limits.max_meta_size.into(),
         });
     }
     if header.body_size > limits.max_body_size {
-        return Err(Error::LimitExceeded {
+        return Err(Fault::Limit {
             what: Limit::BodySize,
             size: header.body_size,
             max: limits.max_body_size,
         });
     }
-    let size = usize::try_from(header.meta_size).map_err(|_| Error::LimitExceeded {
+    let size = usize::try_from(header.meta_size).map_err(|_| Fault::Limit {
         what: Limit::MetaSize,
         size: header.meta_size.into(),
         max: usize::MAX as u64,
@@ -613,7 +672,7 @@ fn on_footer(
     mut filled: usize,
     crc: u32,
     rest: &[u8],
-) -> Result<Step> {
+) -> Result<Step, Fault> {
     let (n, full) = fill(&mut bytes, &mut filled, rest);
     if !full {
         return Ok(Step::stop(
@@ -624,12 +683,12 @@ fn on_footer(
     }
     let footer = Footer::decode(&bytes);
     if footer.end_marker != 0 {
-        return Err(Error::FooterMarker {
+        return Err(Fault::FooterMarker {
             found: footer.end_marker,
         });
     }
     if footer.checksum != crc {
-        return Err(Error::ChecksumMismatch {
+        return Err(Fault::Checksum {
             received: footer.checksum,
             computed: crc,
         });
@@ -642,7 +701,7 @@ fn on_footer(
     ))
 }
 
-fn on_text(len: u64, rest: &[u8], limits: &Limits) -> Result<Step> {
+fn on_text(len: u64, rest: &[u8], limits: &Limits) -> Result<Step, Fault> {
     if rest.is_empty() {
         return Ok(Step::stop(0, State::Text { len }, Found::NeedMore));
     }
@@ -657,7 +716,7 @@ fn on_text(len: u64, rest: &[u8], limits: &Limits) -> Result<Step> {
     let n = end.unwrap_or(rest.len());
     let total = len.saturating_add(n as u64);
     if total > limits.max_text_size {
-        return Err(Error::LimitExceeded {
+        return Err(Fault::Limit {
             what: Limit::TextSize,
             size: total,
             max: limits.max_text_size,
@@ -811,12 +870,12 @@ mod tests {
     }
 
     #[test]
-    fn exact_read_limit_never_passes_the_end() {
+    fn read_limit_never_passes_the_end() {
         let wire = binary("mm", b"0123456789");
         let mut d = Decoder::new();
         let mut pos = 0;
         loop {
-            let want = d.exact_read_limit();
+            let want = d.read_limit();
             assert!(want >= 1);
             assert!(pos + want <= wire.len(), "asked past the end at {pos}");
             let input = &wire[pos..pos + want];
@@ -840,7 +899,7 @@ mod tests {
             }
         }
         assert_eq!(pos, wire.len());
-        assert_eq!(d.exact_read_limit(), 0);
+        assert_eq!(d.read_limit(), 0);
     }
 
     #[test]
@@ -857,7 +916,13 @@ mod tests {
             }
         };
         assert!(matches!(err, Error::ChecksumMismatch { .. }));
-        assert_eq!(d.decode(b"\x04").unwrap(), (0, Decoded::Finished));
+        // The same error again, from decode and from eof; nothing taken.
+        assert!(matches!(
+            d.decode(b"\x04"),
+            Err(Error::ChecksumMismatch { .. })
+        ));
+        assert!(matches!(d.eof(), Err(Error::ChecksumMismatch { .. })));
+        assert_eq!(d.read_limit(), 0);
         d.reset();
         assert_eq!(d.decode(b"\x04").unwrap().1, Decoded::Start(Start::text()));
     }

@@ -1,8 +1,8 @@
 //! The crate's one error type.
 
-use std::{fmt, io, str::Utf8Error};
+use std::{fmt, io, str::Utf8Error, sync::Arc};
 
-use crate::processor::BodyPersistError;
+use crate::body::BodyPersistError;
 
 /// A section of an exchange, as named in errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,10 +58,50 @@ impl fmt::Display for Limit {
     }
 }
 
+/// One direction of a stream, as named in [`Error::OutOfStep`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Exchanges from the peer.
+    Receive,
+    /// Exchanges to the peer.
+    Send,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Receive => "receiving",
+            Direction::Send => "sending",
+        })
+    }
+}
+
 /// Everything that can go wrong while sending or receiving an exchange.
 ///
 /// The variants are structured so that callers can match on them; the
 /// I/O and UTF-8 causes are kept as [`source`](std::error::Error::source).
+///
+/// # Which errors end a connection
+///
+/// What an error leaves behind depends on where in the exchange it
+/// happened, not only on its variant:
+///
+/// - **At an exchange boundary** the stream stays in step, and the next
+///   call works: an error before the first byte of an exchange was read
+///   ([`Error::Idle`], a clean close, an I/O error) or written ([`Error::InvalidText`],
+///   a file that cannot be opened, a generator that fails before a block
+///   was written), or after its last byte was read ([`Error::ChecksumMismatch`],
+///   [`Error::FooterMarker`], and an error of [`DataProcessor::finalize`](crate::DataProcessor::finalize),
+///   such as text that is not UTF-8).
+/// - **Inside an exchange** (a limit at a header, meta that is not UTF-8, a
+///   processor that fails in `start` or `process`, a read timeout or a
+///   close in the middle, a failure after the header went out), the rest
+///   of the exchange is unread or unsent. That direction of the
+///   [`Connection`](crate::Connection), [`ExchangeHandler`](crate::ExchangeHandler)
+///   or [`ExchangeSender`](crate::ExchangeSender) then refuses every later
+///   call with [`Error::OutOfStep`], without touching the stream.
+///
+/// `is_usable()` on each of them tells which case it is.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -159,9 +199,29 @@ pub enum Error {
     Persist(Box<BodyPersistError>),
 
     /// Reading from the receiver or writing to the sender failed: the
-    /// exchange stream itself.
+    /// exchange stream itself. A read timeout in the middle of an exchange
+    /// is one ([`is_timeout`](Error::is_timeout)); one before its first byte
+    /// is [`Error::Idle`].
     #[error("I/O error on the exchange stream")]
     Io(#[source] io::Error),
+
+    /// The read timed out (`WouldBlock` or `TimedOut`, depending on the
+    /// platform) before the first byte of an exchange: the peer is idle.
+    /// Nothing was consumed; the next call waits for the exchange again.
+    #[error("no exchange began before the read timed out")]
+    Idle(#[source] io::Error),
+
+    /// An earlier error stopped an exchange in the middle, so the stream is
+    /// no longer at the start of an exchange: this direction refuses every
+    /// call and neither reads nor writes. Drop the connection (the other
+    /// direction may still be in step, e.g. to send an error reply).
+    #[error("{direction} is out of step with the peer since an earlier error: {earlier}")]
+    OutOfStep {
+        /// Which direction is out of step.
+        direction: Direction,
+        /// The earlier error, with its causes (as [`ErrorChain`] shows it).
+        earlier: Arc<str>,
+    },
 }
 
 impl From<BodyPersistError> for Error {
@@ -183,6 +243,23 @@ impl Error {
             }
         )
     }
+
+    /// True when a read or write timed out, in or between exchanges
+    /// ([`Error::Idle`], or [`Error::Io`] of kind `WouldBlock` or
+    /// `TimedOut`: which one depends on the platform).
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Error::Idle(_) => true,
+            Error::Io(e) => is_timeout_kind(e.kind()),
+            _ => false,
+        }
+    }
+}
+
+/// The kinds a socket timeout comes as: `WouldBlock` on Unix, `TimedOut`
+/// on Windows.
+pub(crate) fn is_timeout_kind(kind: io::ErrorKind) -> bool {
+    matches!(kind, io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
 /// Any error with its causes on one line, `outer: cause: root cause`, for
@@ -257,5 +334,23 @@ mod tests {
             got: 0
         }
         .is_clean_close());
+    }
+
+    #[test]
+    fn timeouts_are_told_apart() {
+        for kind in [io::ErrorKind::WouldBlock, io::ErrorKind::TimedOut] {
+            assert!(Error::Io(kind.into()).is_timeout());
+            assert!(Error::Idle(kind.into()).is_timeout());
+        }
+        assert!(!Error::Io(io::ErrorKind::ConnectionReset.into()).is_timeout());
+        let e = Error::OutOfStep {
+            direction: Direction::Receive,
+            earlier: "checksum".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "receiving is out of step with the peer since an earlier error: checksum"
+        );
+        assert!(!e.is_timeout());
     }
 }

@@ -14,7 +14,11 @@
 //! ```
 //!
 //! The CRC is zlib's CRC-32 (`crc32fast::hash`). In text, `0x03`
-//! ([`LINE_END`]) ends a line and `0x04` ([`ALL_END`]) the exchange.
+//! ([`LINE_END`]) ends a line and `0x04` ([`ALL_END`]) the exchange. The
+//! [`wire`] module has the format's constants, header and footer. Python's
+//! receiver drops the `LINE_END`s, and so does [`MsgDataProcessor`] unless
+//! told to [keep them](MsgDataProcessor::keep_line_ends): lines sent with
+//! [`send_lines`] come back as one string.
 //!
 //! # Simple: one exchange each way
 //!
@@ -55,6 +59,36 @@
 //! conn.send_binary_file("job.zip", r#"{"cmd":"submit_job"}"#)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Between exchanges nothing is lost, and after an error the connection
+//! says whether it can go on: an error at an exchange boundary (a clean
+//! close, [`Error::Idle`] for a read timeout before an exchange began, a
+//! checksum mismatch once the exchange was read whole) leaves it usable; an
+//! error inside an exchange leaves that direction [`Error::OutOfStep`] for
+//! good (see [`Connection`], "After an error").
+//!
+//! ```no_run
+//! use nvflare_hci::{Connection, Error, ErrorChain};
+//! # fn handle(_: nvflare_hci::Exchange) {}
+//! # let shutting_down = || false;
+//! let sock = std::net::TcpListener::bind("127.0.0.1:8003")?.accept()?.0;
+//! sock.set_read_timeout(Some(std::time::Duration::from_secs(1)))?;
+//! let mut conn = Connection::new(sock);
+//! while !shutting_down() {
+//!     match conn.receive() {
+//!         Ok(request) => handle(request),
+//!         Err(Error::Idle(_)) => continue, // no request this second
+//!         Err(e) if e.is_clean_close() => break,
+//!         Err(e) if conn.can_receive() => eprintln!("{}", ErrorChain(&e)),
+//!         Err(e) => return Err(e.into()), // out of step: drop the peer
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! For tests, [`Connection::from_halves`] reads requests from a slice or a
+//! `Cursor` and writes replies into a `Vec`, and [`MemoryProcessor`] keeps
+//! bodies in memory.
 //!
 //! The one-shot functions above keep Python's names for a stream that
 //! carries a single exchange: [`receive_all`] reads no byte past it, which
@@ -114,10 +148,20 @@
 //! Bodies move in blocks of [`DEFAULT_BLOCK_SIZE`] (256 KiB) with one copy
 //! between the socket and the file, and the CRC computed by `crc32fast` on
 //! the way; memory use does not depend on the body size.
+//!
+//! In a debug build the CRC runs at debug speed, an order of magnitude
+//! slower, unless the build optimises dependencies. In the application's
+//! `Cargo.toml`:
+//!
+//! ```toml
+//! [profile.dev.package."*"]
+//! opt-level = 3
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms, missing_debug_implementations)]
 
+mod body;
 mod connection;
 mod decoder;
 mod error;
@@ -125,22 +169,27 @@ mod processor;
 mod progress;
 mod receive;
 mod send;
-mod wire;
+pub mod wire;
 
-pub use connection::Connection;
+pub use body::{BodyFile, BodyPersistError};
+pub use connection::{Connection, Duplex};
 pub use decoder::{Decoded, Decoder, End, Limits, Start};
-pub use error::{Error, ErrorChain, Limit, Result, Section};
-pub use processor::{BodyFile, BodyPersistError, DataProcessor, Exchange, MsgDataProcessor};
+pub use error::{Direction, Error, ErrorChain, Limit, Result, Section};
+pub use processor::{DataProcessor, Exchange, MemoryProcessor, MsgDataProcessor};
 pub use progress::Progress;
 pub use receive::{receive_all, ExchangeHandler, Receiver};
 pub use send::{
     send_binary_data, send_binary_file, send_lines, send_text, DataGenerator, ExchangeSender,
     GenerateDataFromFile, GenerateDataFromReader, Sender,
 };
-pub use wire::{
-    ContentType, Footer, Header, ALL_END, BINARY_MARKER, CT_BINARY, CT_TEXT, DEFAULT_BLOCK_SIZE,
-    FOOTER_LEN, HEADER_LEN, LINE_END, PYTHON_BLOCK_SIZE,
-};
+pub use wire::ContentType;
+#[doc(no_inline)]
+pub use wire::{ALL_END, LINE_END};
+
+/// The block size this crate reads and writes with unless told otherwise:
+/// 256 KiB. (Python's module uses 1 KiB; the block size is not part of the
+/// wire format.)
+pub const DEFAULT_BLOCK_SIZE: usize = 256 * 1024;
 
 /// The README's examples, compiled as doc-tests.
 #[cfg(doctest)]

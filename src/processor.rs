@@ -2,12 +2,12 @@
 //! default, temp-file-backed [`MsgDataProcessor`].
 
 use std::fmt;
-use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::path::PathBuf;
 
 use tempfile::NamedTempFile;
 
+use crate::body::BodyFile;
 use crate::decoder::{End, Start};
 use crate::error::{Error, Result, Section};
 use crate::wire::{find_byte, ContentType, LINE_END};
@@ -84,22 +84,25 @@ impl<P: DataProcessor + ?Sized> DataProcessor for &mut P {
 }
 
 /// One received exchange, as [`MsgDataProcessor`] and
-/// [`receive_all`](crate::receive_all) return it.
-#[derive(Debug)]
-pub enum Exchange {
+/// [`receive_all`](crate::receive_all) return it (the body in a temporary
+/// [`BodyFile`]), or as [`MemoryProcessor`] does (`Exchange<Vec<u8>>`, the
+/// body in memory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exchange<B = BodyFile> {
     /// A text exchange: the bytes before `ALL_END`, with every `LINE_END`
-    /// removed (unless [`MsgDataProcessor::keep_line_ends`] is set).
+    /// removed (unless the processor keeps them: lines sent with
+    /// [`send_lines`](crate::ExchangeSender::send_lines) come back joined).
     Text(String),
     /// A binary exchange.
     Binary {
         /// The meta text; empty when the peer sent none.
         meta: String,
-        /// The body, spooled to a temporary file (present even when empty).
-        body: BodyFile,
+        /// The body (present even when empty).
+        body: B,
     },
 }
 
-impl Exchange {
+impl<B> Exchange<B> {
     /// Text or binary.
     pub fn content_type(&self) -> ContentType {
         match self {
@@ -125,14 +128,15 @@ impl Exchange {
     }
 
     /// The body of a binary exchange.
-    pub fn body(&self) -> Option<&BodyFile> {
+    pub fn body(&self) -> Option<&B> {
         match self {
             Exchange::Text(_) => None,
             Exchange::Binary { body, .. } => Some(body),
         }
     }
 
-    /// The text, or `None` for a binary exchange (whose body file is then deleted).
+    /// The text, or `None` for a binary exchange (whose body, a
+    /// [`BodyFile`], is then deleted).
     pub fn into_text(self) -> Option<String> {
         match self {
             Exchange::Text(t) => Some(t),
@@ -141,172 +145,11 @@ impl Exchange {
     }
 
     /// Meta and body, or `None` for a text exchange.
-    pub fn into_binary(self) -> Option<(String, BodyFile)> {
+    pub fn into_binary(self) -> Option<(String, B)> {
         match self {
             Exchange::Text(_) => None,
             Exchange::Binary { meta, body } => Some((meta, body)),
         }
-    }
-}
-
-/// A received body in a temporary file named `<dir>/<uuid4>`, as the Python
-/// module names it.
-///
-/// The file is deleted when the `BodyFile` is dropped, unless it is
-/// [kept](BodyFile::keep) or [persisted](BodyFile::persist). It reads (and
-/// seeks) from the start of the body.
-pub struct BodyFile {
-    file: NamedTempFile,
-    len: u64,
-    checksum: u32,
-}
-
-impl fmt::Debug for BodyFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BodyFile")
-            .field("path", &self.path())
-            .field("len", &self.len)
-            .field("checksum", &self.checksum)
-            .finish()
-    }
-}
-
-impl BodyFile {
-    /// Where the body is while this value lives.
-    pub fn path(&self) -> &Path {
-        self.file.path()
-    }
-
-    /// Bytes in the body.
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// The body's CRC-32 (zlib's), as the peer's footer gave it and the
-    /// received bytes verified it: no need to read the file again.
-    pub fn checksum(&self) -> u32 {
-        self.checksum
-    }
-
-    /// True for an empty body.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The open file.
-    pub fn as_file(&self) -> &File {
-        self.file.as_file()
-    }
-
-    /// The open file, mutably.
-    pub fn as_file_mut(&mut self) -> &mut File {
-        self.file.as_file_mut()
-    }
-
-    /// Keeps the file where it is, as Python's `receive_all` leaves it:
-    /// it will no longer be deleted.
-    ///
-    /// # Errors
-    /// [`BodyPersistError`], which gives the `BodyFile` back.
-    pub fn keep(self) -> Result<(File, PathBuf), BodyPersistError> {
-        let BodyFile {
-            file,
-            len,
-            checksum,
-        } = self;
-        file.keep()
-            .map_err(|e| BodyPersistError::give_back(e, len, checksum))
-    }
-
-    /// Moves the body to `path` atomically (a rename, replacing any file
-    /// there): `path` holds either its old content or the whole body, never a
-    /// part. `path` must be on the same filesystem as the temporary file; spool
-    /// bodies into that filesystem with [`MsgDataProcessor::in_dir`].
-    ///
-    /// # Errors
-    /// [`BodyPersistError`] (e.g. a cross-device rename), which gives the
-    /// `BodyFile` back so nothing is lost.
-    pub fn persist<P: AsRef<Path>>(self, path: P) -> Result<File, BodyPersistError> {
-        let BodyFile {
-            file,
-            len,
-            checksum,
-        } = self;
-        file.persist(path)
-            .map_err(|e| BodyPersistError::give_back(e, len, checksum))
-    }
-}
-
-impl Read for BodyFile {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.file.read(buf)
-    }
-}
-
-impl Seek for BodyFile {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        self.file.seek(pos)
-    }
-}
-
-/// A failed [`BodyFile::keep`] or [`BodyFile::persist`]: the cause, and the
-/// body, still in its temporary file.
-///
-/// `?` turns it into [`Error::Persist`], which keeps it, body included.
-#[derive(Debug)]
-pub struct BodyPersistError {
-    error: io::Error,
-    body: BodyFile,
-}
-
-impl BodyPersistError {
-    /// The failure of keeping or moving the temporary file, with the body
-    /// rebuilt around the file the failure gave back.
-    fn give_back(e: tempfile::PersistError, len: u64, checksum: u32) -> Self {
-        BodyPersistError {
-            error: e.error,
-            body: BodyFile {
-                file: e.file,
-                len,
-                checksum,
-            },
-        }
-    }
-
-    /// Why the file could not be kept or moved.
-    pub fn error(&self) -> &io::Error {
-        &self.error
-    }
-
-    /// The body, unchanged, still in its temporary file.
-    pub fn body(&self) -> &BodyFile {
-        &self.body
-    }
-
-    /// The body, to retry or read.
-    pub fn into_body(self) -> BodyFile {
-        self.body
-    }
-
-    /// The cause and the body.
-    pub fn into_parts(self) -> (io::Error, BodyFile) {
-        (self.error, self.body)
-    }
-}
-
-impl fmt::Display for BodyPersistError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "failed to persist body file {}",
-            self.body.path().display()
-        )
-    }
-}
-
-impl std::error::Error for BodyPersistError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
     }
 }
 
@@ -413,12 +256,7 @@ impl DataProcessor for MsgDataProcessor {
     fn process(&mut self, data: &[u8], _content_type: ContentType) -> Result<()> {
         match &mut self.state {
             Msg::Text(text) => {
-                text.reserve(data.len());
-                if self.keep_line_ends {
-                    text.extend_from_slice(data);
-                } else {
-                    push_without_line_ends(data, text);
-                }
+                push_text(data, text, self.keep_line_ends);
                 Ok(())
             }
             Msg::Binary { file, len, .. } => {
@@ -434,14 +272,7 @@ impl DataProcessor for MsgDataProcessor {
 
     fn finalize(&mut self, end: &End) -> Result<Exchange> {
         match std::mem::replace(&mut self.state, Msg::Idle) {
-            Msg::Text(bytes) => {
-                String::from_utf8(bytes)
-                    .map(Exchange::Text)
-                    .map_err(|e| Error::InvalidUtf8 {
-                        section: Section::Text,
-                        source: e.utf8_error(),
-                    })
-            }
+            Msg::Text(bytes) => text_exchange(bytes),
             Msg::Binary { meta, file, len } => {
                 // On error the temp file is dropped, and so deleted.
                 let mut file = file
@@ -450,11 +281,7 @@ impl DataProcessor for MsgDataProcessor {
                 file.seek(SeekFrom::Start(0)).map_err(Error::Processor)?;
                 Ok(Exchange::Binary {
                     meta,
-                    body: BodyFile {
-                        file,
-                        len,
-                        checksum: end.checksum().unwrap_or(0),
-                    },
+                    body: BodyFile::new(file, len, end.checksum().unwrap_or(0)),
                 })
             }
             Msg::Idle => Err(Error::Processor(io::Error::other(
@@ -469,6 +296,26 @@ impl DataProcessor for MsgDataProcessor {
     }
 }
 
+/// Appends a piece of text to `text`, with or without its `LINE_END`s.
+fn push_text(data: &[u8], text: &mut Vec<u8>, keep_line_ends: bool) {
+    text.reserve(data.len());
+    if keep_line_ends {
+        text.extend_from_slice(data);
+    } else {
+        push_without_line_ends(data, text);
+    }
+}
+
+/// A complete text, decoded as UTF-8 now that no character can be split.
+fn text_exchange<B>(bytes: Vec<u8>) -> Result<Exchange<B>> {
+    String::from_utf8(bytes)
+        .map(Exchange::Text)
+        .map_err(|e| Error::InvalidUtf8 {
+            section: Section::Text,
+            source: e.utf8_error(),
+        })
+}
+
 /// Appends `data` to `text` without its `LINE_END`s: one scan and one copy
 /// per line.
 fn push_without_line_ends(mut data: &[u8], text: &mut Vec<u8>) {
@@ -477,4 +324,82 @@ fn push_without_line_ends(mut data: &[u8], text: &mut Vec<u8>) {
         data = &data[at + 1..];
     }
     text.extend_from_slice(data);
+}
+
+/// A processor that keeps everything in memory: text as
+/// [`MsgDataProcessor`] makes it, and a binary body as a `Vec<u8>`, for
+/// tests and small bodies. Bound what a peer may send with
+/// [`Limits::with_max_body_size`](crate::Limits::with_max_body_size): the
+/// body grows as it arrives, up to the size its header announced.
+///
+/// ```
+/// use nvflare_hci::{send_binary_data, Exchange, ExchangeHandler, MemoryProcessor};
+/// let mut wire = Vec::new();
+/// send_binary_data(&mut wire, &b"zip bytes"[..], "submit_job")?;
+/// let got = ExchangeHandler::new(&wire[..]).receive_and_parse(&mut MemoryProcessor::new())?;
+/// assert_eq!(got, Exchange::Binary { meta: "submit_job".into(), body: b"zip bytes".to_vec() });
+/// # Ok::<(), nvflare_hci::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryProcessor {
+    keep_line_ends: bool,
+    state: Option<Exchange<Vec<u8>>>,
+    text: Vec<u8>,
+}
+
+impl MemoryProcessor {
+    /// A processor that drops `LINE_END`s from text, as Python's.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps `LINE_END` (`0x03`) in text, so that lines can be told apart.
+    pub fn keep_line_ends(mut self, keep: bool) -> Self {
+        self.keep_line_ends = keep;
+        self
+    }
+}
+
+impl DataProcessor for MemoryProcessor {
+    type Output = Exchange<Vec<u8>>;
+
+    fn start(&mut self, start: &Start<'_>) -> Result<()> {
+        self.text = Vec::new();
+        self.state = Some(match start.content_type() {
+            ContentType::Text => Exchange::Text(String::new()),
+            ContentType::Binary => Exchange::Binary {
+                meta: start.meta().to_owned(),
+                body: Vec::new(),
+            },
+        });
+        Ok(())
+    }
+
+    fn process(&mut self, data: &[u8], _content_type: ContentType) -> Result<()> {
+        match &mut self.state {
+            Some(Exchange::Text(_)) => push_text(data, &mut self.text, self.keep_line_ends),
+            Some(Exchange::Binary { body, .. }) => body.extend_from_slice(data),
+            None => {
+                return Err(Error::Processor(io::Error::other(
+                    "process called before start",
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    fn finalize(&mut self, _end: &End) -> Result<Exchange<Vec<u8>>> {
+        match self.state.take() {
+            Some(Exchange::Text(_)) => text_exchange(std::mem::take(&mut self.text)),
+            Some(binary) => Ok(binary),
+            None => Err(Error::Processor(io::Error::other(
+                "finalize called before start",
+            ))),
+        }
+    }
+
+    fn abort(&mut self) {
+        self.state = None;
+        self.text = Vec::new();
+    }
 }

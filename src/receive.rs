@@ -2,12 +2,14 @@
 
 use std::fmt;
 use std::io::{self, Read};
+use std::sync::Arc;
 
 use crate::decoder::{Decoded, Decoder, Limits};
-use crate::error::{Error, Result};
+use crate::error::{is_timeout_kind, Direction, Error, ErrorChain, Result};
 use crate::processor::{DataProcessor, Exchange, MsgDataProcessor};
-use crate::progress::{Progress, ProgressFn};
-use crate::wire::{ContentType, DEFAULT_BLOCK_SIZE};
+use crate::progress::{Progress, ProgressFn, Reporter};
+use crate::wire::ContentType;
+use crate::DEFAULT_BLOCK_SIZE;
 
 /// A source of bytes from the peer: Python's `Receiver`, whose `recv` a
 /// socket has. Every [`std::io::Read`] is one (`TcpStream`, `File`,
@@ -17,7 +19,10 @@ pub trait Receiver {
     ///
     /// # Errors
     /// Any I/O error. [`io::ErrorKind::Interrupted`] is retried by the
-    /// handler; any other ends the exchange.
+    /// handler; [`io::ErrorKind::UnexpectedEof`] is the end of the stream
+    /// (as a TLS stream reports a close without `close_notify`); a timeout
+    /// before the first byte of an exchange is [`Error::Idle`]; any other
+    /// error ends the exchange.
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize>;
 }
 
@@ -45,6 +50,11 @@ pub(crate) struct Inbound {
     block_size: usize,
     read_ahead: bool,
     progress: Option<ProgressFn>,
+    reporter: Reporter,
+    /// Set once the current exchange was read to its last byte.
+    consumed: bool,
+    /// Set by an error inside an exchange: the earlier error, in words.
+    out_of_step: Option<Arc<str>>,
 }
 
 impl fmt::Debug for Inbound {
@@ -54,6 +64,7 @@ impl fmt::Debug for Inbound {
             .field("block_size", &self.block_size)
             .field("read_ahead", &self.read_ahead)
             .field("buffered", &self.buffered().len())
+            .field("out_of_step", &self.out_of_step)
             .finish_non_exhaustive()
     }
 }
@@ -69,6 +80,9 @@ impl Inbound {
             block_size: DEFAULT_BLOCK_SIZE,
             read_ahead,
             progress: None,
+            reporter: Reporter::default(),
+            consumed: false,
+            out_of_step: None,
         }
     }
 
@@ -85,8 +99,17 @@ impl Inbound {
         self.read_ahead = read_ahead;
     }
 
-    pub(crate) fn set_progress(&mut self, progress: ProgressFn) {
-        self.progress = Some(progress);
+    pub(crate) fn set_progress(&mut self, progress: Option<ProgressFn>) {
+        self.progress = progress;
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        self.decoder.limits()
+    }
+
+    /// False once an error stopped an exchange in the middle.
+    pub(crate) fn is_usable(&self) -> bool {
+        self.out_of_step.is_none()
     }
 
     pub(crate) fn buffered(&self) -> &[u8] {
@@ -99,21 +122,37 @@ impl Inbound {
         self.buf
     }
 
+    /// Receives one exchange; `progress`, when given, is called instead of
+    /// the callback kept for every exchange.
     pub(crate) fn receive_and_parse<R, P>(
         &mut self,
         receiver: &mut R,
         processor: &mut P,
+        mut progress: Option<&mut dyn FnMut(Progress)>,
     ) -> Result<P::Output>
     where
         R: Receiver + ?Sized,
         P: DataProcessor + ?Sized,
     {
+        if let Some(earlier) = &self.out_of_step {
+            return Err(Error::OutOfStep {
+                direction: Direction::Receive,
+                earlier: Arc::clone(earlier),
+            });
+        }
         self.decoder.reset();
+        self.reporter.reset();
+        self.consumed = false;
         let mut started = false;
-        let result = self.run(receiver, processor, &mut started);
-        if result.is_err() {
+        let result = self.run(receiver, processor, &mut started, &mut progress);
+        if let Err(e) = &result {
             if started {
                 processor.abort();
+            }
+            // Unless nothing of the exchange was read, or all of it, the
+            // stream is now in its middle.
+            if !(self.decoder.is_at_start() || self.consumed) {
+                self.out_of_step = Some(ErrorChain(e).to_string().into());
             }
             self.decoder.reset();
         }
@@ -138,7 +177,7 @@ impl Inbound {
         let limit = if self.read_ahead {
             self.block_size
         } else {
-            self.block_size.min(self.decoder.exact_read_limit())
+            self.block_size.min(self.decoder.read_limit())
         };
         let want = limit.min(self.window);
         if self.buf.len() < want {
@@ -152,6 +191,12 @@ impl Inbound {
             match receiver.recv(&mut self.buf[..want]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A TLS stream closed without close_notify: the end of the
+                // stream, clean between exchanges, a truncation inside one.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break 0,
+                Err(e) if is_timeout_kind(e.kind()) && self.decoder.is_at_start() => {
+                    return Err(Error::Idle(e))
+                }
                 Err(e) => return Err(Error::Io(e)),
             }
         };
@@ -178,6 +223,7 @@ impl Inbound {
         receiver: &mut R,
         processor: &mut P,
         started: &mut bool,
+        progress: &mut Option<&mut dyn FnMut(Progress)>,
     ) -> Result<P::Output>
     where
         R: Receiver + ?Sized,
@@ -191,10 +237,20 @@ impl Inbound {
                     return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
                 }
             }
-            // Content comes only after the start event of an earlier call,
-            // so the content type is known by then.
-            let ct = self.decoder.content_type().unwrap_or(ContentType::Text);
-            let (used, decoded) = self.decoder.decode(&self.buf[self.pos..self.filled])?;
+            let footer_left = self.decoder.footer_left();
+            let (used, decoded) = match self.decoder.decode(&self.buf[self.pos..self.filled]) {
+                Ok(step) => step,
+                Err(e) => {
+                    if let (Some(n), Error::ChecksumMismatch { .. } | Error::FooterMarker { .. }) =
+                        (footer_left, &e)
+                    {
+                        // The whole footer was taken: the exchange is over.
+                        self.pos += n;
+                        self.consumed = true;
+                    }
+                    return Err(e);
+                }
+            };
             self.pos += used;
             match decoded {
                 Decoded::NeedMore => continue,
@@ -202,23 +258,32 @@ impl Inbound {
                     *started = true;
                     processor.start(&start)?;
                 }
-                Decoded::Data(data) => processor.process(data, ct)?,
+                Decoded::Data(data) => {
+                    let ct = self.decoder.content_type().unwrap_or(ContentType::Text);
+                    processor.process(data, ct)?;
+                }
                 Decoded::End(end) => {
-                    self.report();
+                    self.consumed = true;
+                    self.report(progress);
                     return processor.finalize(&end);
                 }
                 // Not reached: the exchange returns at its end.
                 Decoded::Finished => return Err(Error::Io(io::ErrorKind::UnexpectedEof.into())),
             }
-            self.report();
+            self.report(progress);
         }
     }
 
-    fn report(&mut self) {
-        if let Some(f) = self.progress.as_mut() {
-            if let Some(progress) = self.decoder.progress() {
-                f(progress);
-            }
+    /// Reports progress, if it changed, to the callback given for this
+    /// exchange or else to the one kept.
+    fn report(&mut self, scoped: &mut Option<&mut dyn FnMut(Progress)>) {
+        let f: &mut dyn FnMut(Progress) = match (scoped, self.progress.as_mut()) {
+            (Some(f), _) => &mut **f,
+            (None, Some(f)) => f.as_mut(),
+            (None, None) => return,
+        };
+        if let Some(progress) = self.decoder.progress() {
+            self.reporter.report(f, progress);
         }
     }
 }
@@ -290,6 +355,40 @@ impl<R: Receiver> ExchangeHandler<R> {
         self
     }
 
+    /// Receives one exchange with a [`MsgDataProcessor`] spooling into the
+    /// system temp dir.
+    ///
+    /// # Errors
+    /// As [`receive_and_parse`](ExchangeHandler::receive_and_parse).
+    pub fn receive_all(&mut self) -> Result<Exchange> {
+        self.receive_and_parse(&mut MsgDataProcessor::new())
+    }
+
+    /// Receives one exchange and feeds it to `processor`: Python's
+    /// `receive_and_parse`. Returns what the processor makes of it.
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedEof`] when the stream ends early (before any byte:
+    /// see [`Error::is_clean_close`]), [`Error::LimitExceeded`],
+    /// [`Error::InvalidUtf8`], [`Error::FooterMarker`],
+    /// [`Error::ChecksumMismatch`], [`Error::Idle`] for a read timeout
+    /// before the first byte, [`Error::Io`] for a failed read (a timeout
+    /// inside the exchange included; `Interrupted` is retried), or the
+    /// processor's error. On error the processor is aborted (the default
+    /// processor deletes its temporary file). An error inside the exchange
+    /// leaves the rest of it unread: every later call then fails at once
+    /// with [`Error::OutOfStep`] ([`is_usable`](ExchangeHandler::is_usable)
+    /// is false); see [`Error`] for which errors do that.
+    pub fn receive_and_parse<P: DataProcessor + ?Sized>(
+        &mut self,
+        processor: &mut P,
+    ) -> Result<P::Output> {
+        self.inbound
+            .receive_and_parse(&mut self.receiver, processor, None)
+    }
+}
+
+impl<R> ExchangeHandler<R> {
     /// Sets the largest read, in bytes (at least 1; default 256 KiB).
     pub fn block_size(mut self, block_size: usize) -> Self {
         self.inbound.set_block_size(block_size);
@@ -307,8 +406,14 @@ impl<R: Receiver> ExchangeHandler<R> {
     /// Calls `f` as content arrives: once at the start (0 bytes done), after
     /// every piece, and at the end.
     pub fn on_progress<F: FnMut(Progress) + Send + 'static>(mut self, f: F) -> Self {
-        self.inbound.set_progress(Box::new(f));
+        self.inbound.set_progress(Some(Box::new(f)));
         self
+    }
+
+    /// True unless an error stopped an exchange in the middle, after which
+    /// every call fails with [`Error::OutOfStep`].
+    pub fn is_usable(&self) -> bool {
+        self.inbound.is_usable()
     }
 
     /// The receiver.
@@ -337,35 +442,6 @@ impl<R: Receiver> ExchangeHandler<R> {
     /// anything still in the receiver.
     pub fn into_parts(self) -> (R, Vec<u8>) {
         (self.receiver, self.inbound.into_buffered())
-    }
-
-    /// Receives one exchange and feeds it to `processor`: Python's
-    /// `receive_and_parse`. Returns what the processor makes of it.
-    ///
-    /// # Errors
-    /// [`Error::UnexpectedEof`] when the stream ends early (before any byte:
-    /// see [`Error::is_clean_close`]), [`Error::LimitExceeded`],
-    /// [`Error::InvalidUtf8`], [`Error::FooterMarker`],
-    /// [`Error::ChecksumMismatch`], [`Error::Io`] for a failed read (a read
-    /// timeout included; `Interrupted` is retried), or the processor's
-    /// error. On error the processor is aborted (the default processor
-    /// deletes its temporary file), and the next call starts a new exchange
-    /// at the current position of the stream.
-    pub fn receive_and_parse<P: DataProcessor + ?Sized>(
-        &mut self,
-        processor: &mut P,
-    ) -> Result<P::Output> {
-        self.inbound
-            .receive_and_parse(&mut self.receiver, processor)
-    }
-
-    /// Receives one exchange with a [`MsgDataProcessor`] spooling into the
-    /// system temp dir.
-    ///
-    /// # Errors
-    /// As [`receive_and_parse`](ExchangeHandler::receive_and_parse).
-    pub fn receive_all(&mut self) -> Result<Exchange> {
-        self.receive_and_parse(&mut MsgDataProcessor::new())
     }
 }
 

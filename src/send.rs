@@ -5,14 +5,18 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 
-use crate::error::{Error, Limit, Result};
-use crate::progress::{Progress, ProgressFn};
+use crate::error::{Direction, Error, ErrorChain, Limit, Result};
+use crate::progress::{Progress, ProgressFn, Reporter};
 use crate::receive::INITIAL_BUFFER;
 use crate::wire::{
-    ContentType, Footer, Header, ALL_END, BINARY_MARKER, DEFAULT_BLOCK_SIZE, FOOTER_LEN,
-    HEADER_LEN, LINE_END,
+    ContentType, Footer, Header, ALL_END, BINARY_MARKER, FOOTER_LEN, HEADER_LEN, LINE_END,
 };
+use crate::DEFAULT_BLOCK_SIZE;
+
+/// A progress callback given for one call.
+type Scoped<'a> = Option<&'a mut dyn FnMut(Progress)>;
 
 /// A sink of bytes to the peer: Python's `Sender`, whose `sendall` a socket
 /// has. Every [`std::io::Write`] is one (`TcpStream`, `File`, `Vec<u8>`,
@@ -171,12 +175,18 @@ pub(crate) struct Outbound {
     buf: Vec<u8>,
     fill: usize,
     progress: Option<ProgressFn>,
+    reporter: Reporter,
+    /// Set once a byte of the current exchange went to the sender.
+    wrote: bool,
+    /// Set by an error inside an exchange: the earlier error, in words.
+    out_of_step: Option<Arc<str>>,
 }
 
 impl fmt::Debug for Outbound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Outbound")
             .field("block_size", &self.block_size)
+            .field("out_of_step", &self.out_of_step)
             .finish_non_exhaustive()
     }
 }
@@ -188,6 +198,9 @@ impl Outbound {
             buf: Vec::new(),
             fill: 0,
             progress: None,
+            reporter: Reporter::default(),
+            wrote: false,
+            out_of_step: None,
         }
     }
 
@@ -196,22 +209,29 @@ impl Outbound {
         self.buf = Vec::new();
     }
 
-    pub(crate) fn set_progress(&mut self, progress: ProgressFn) {
-        self.progress = Some(progress);
+    pub(crate) fn set_progress(&mut self, progress: Option<ProgressFn>) {
+        self.progress = progress;
+    }
+
+    /// False once an error stopped an exchange in the middle.
+    pub(crate) fn is_usable(&self) -> bool {
+        self.out_of_step.is_none()
     }
 
     // The exchanges, as documented on `ExchangeSender`. Each gives a grown
-    // buffer back when it ends, however it ends.
+    // buffer back when it ends, however it ends; `progress`, when given, is
+    // called instead of the callback kept for every exchange.
 
     pub(crate) fn send_binary_data<S: Sender + ?Sized, G: DataGenerator>(
         &mut self,
         sender: &mut S,
         generator: G,
         meta: &str,
+        mut progress: Scoped<'_>,
     ) -> Result<u64> {
-        let sent = self.binary(sender, generator, meta);
-        self.release();
-        sent
+        self.check_in_step()?;
+        let sent = self.binary(sender, generator, meta, &mut progress);
+        self.end(sent)
     }
 
     pub(crate) fn send_binary_file<S: Sender + ?Sized>(
@@ -219,9 +239,11 @@ impl Outbound {
         sender: &mut S,
         path: &Path,
         meta: &str,
+        progress: Scoped<'_>,
     ) -> Result<u64> {
+        self.check_in_step()?;
         let generator = GenerateDataFromFile::open(path).map_err(Error::BodySource)?;
-        self.send_binary_data(sender, generator, meta)
+        self.send_binary_data(sender, generator, meta, progress)
     }
 
     pub(crate) fn send_text<S: Sender + ?Sized>(
@@ -229,9 +251,9 @@ impl Outbound {
         sender: &mut S,
         text: &str,
     ) -> Result<()> {
-        let sent = self.text(sender, text);
-        self.release();
-        sent
+        self.check_in_step()?;
+        let sent = self.text(sender, text, &mut None);
+        self.end(sent)
     }
 
     pub(crate) fn send_lines<S, I>(&mut self, sender: &mut S, lines: I) -> Result<()>
@@ -240,7 +262,32 @@ impl Outbound {
         I: IntoIterator,
         I::Item: AsRef<str>,
     {
-        let sent = self.lines(sender, lines);
+        self.check_in_step()?;
+        let sent = self.lines(sender, lines, &mut None);
+        self.end(sent)
+    }
+
+    /// Before an exchange: refuses when out of step, else starts afresh.
+    fn check_in_step(&mut self) -> Result<()> {
+        if let Some(earlier) = &self.out_of_step {
+            return Err(Error::OutOfStep {
+                direction: Direction::Send,
+                earlier: Arc::clone(earlier),
+            });
+        }
+        self.wrote = false;
+        self.reporter.reset();
+        Ok(())
+    }
+
+    /// After an exchange: an error once bytes went out leaves the peer in
+    /// the middle of an exchange.
+    fn end<T>(&mut self, sent: Result<T>) -> Result<T> {
+        if let Err(e) = &sent {
+            if self.wrote {
+                self.out_of_step = Some(ErrorChain(e).to_string().into());
+            }
+        }
         self.release();
         sent
     }
@@ -259,6 +306,7 @@ impl Outbound {
         sender: &mut S,
         mut generator: G,
         meta: &str,
+        progress: &mut Scoped<'_>,
     ) -> Result<u64> {
         let declared = generator.data_size();
         let meta_size = u32::try_from(meta.len()).map_err(|_| Error::LimitExceeded {
@@ -275,7 +323,7 @@ impl Outbound {
         self.put(sender, &[BINARY_MARKER])?;
         self.put(sender, &header.encode())?;
         self.put(sender, meta.as_bytes())?;
-        self.report(ContentType::Binary, 0, Some(declared));
+        self.report(progress, ContentType::Binary, 0, Some(declared));
 
         let mut crc = crc32fast::Hasher::new();
         let mut sent: u64 = 0;
@@ -297,7 +345,7 @@ impl Outbound {
             self.fill += n;
             sent += n as u64;
             if self.fill == self.buf.len() || sent == declared {
-                self.report(ContentType::Binary, sent, Some(declared));
+                self.report(progress, ContentType::Binary, sent, Some(declared));
             }
         }
         let mut probe = [0u8; 1];
@@ -312,19 +360,29 @@ impl Outbound {
         Ok(sent)
     }
 
-    fn text<S: Sender + ?Sized>(&mut self, sender: &mut S, text: &str) -> Result<()> {
+    fn text<S: Sender + ?Sized>(
+        &mut self,
+        sender: &mut S,
+        text: &str,
+        progress: &mut Scoped<'_>,
+    ) -> Result<()> {
         check_text(text.as_bytes(), true, false)?;
         let total = text.len() as u64;
         self.begin(total + 1);
-        self.report(ContentType::Text, 0, Some(total));
+        self.report(progress, ContentType::Text, 0, Some(total));
         self.put(sender, text.as_bytes())?;
         self.put(sender, &[ALL_END])?;
         self.finish(sender)?;
-        self.report(ContentType::Text, total, Some(total));
+        self.report(progress, ContentType::Text, total, Some(total));
         Ok(())
     }
 
-    fn lines<S: Sender + ?Sized, I>(&mut self, sender: &mut S, lines: I) -> Result<()>
+    fn lines<S: Sender + ?Sized, I>(
+        &mut self,
+        sender: &mut S,
+        lines: I,
+        progress: &mut Scoped<'_>,
+    ) -> Result<()>
     where
         I: IntoIterator,
         I::Item: AsRef<str>,
@@ -336,7 +394,7 @@ impl Outbound {
             total += line.as_ref().len() as u64 + u64::from(i > 0);
         }
         self.begin(total + 1);
-        self.report(ContentType::Text, 0, Some(total));
+        self.report(progress, ContentType::Text, 0, Some(total));
         for (i, line) in lines.iter().enumerate() {
             if i > 0 {
                 self.put(sender, &[LINE_END])?;
@@ -345,7 +403,7 @@ impl Outbound {
         }
         self.put(sender, &[ALL_END])?;
         self.finish(sender)?;
-        self.report(ContentType::Text, total, Some(total));
+        self.report(progress, ContentType::Text, total, Some(total));
         Ok(())
     }
 
@@ -374,6 +432,7 @@ impl Outbound {
 
     fn write_block<S: Sender + ?Sized>(&mut self, sender: &mut S) -> Result<()> {
         let fill = std::mem::replace(&mut self.fill, 0);
+        self.wrote = true;
         sender.sendall(&self.buf[..fill]).map_err(Error::Io)?;
         Ok(())
     }
@@ -386,14 +445,26 @@ impl Outbound {
         Ok(())
     }
 
-    fn report(&mut self, content_type: ContentType, done: u64, total: Option<u64>) {
-        if let Some(f) = self.progress.as_mut() {
-            f(Progress {
-                content_type,
-                done,
-                total,
-            });
-        }
+    /// Reports progress, unless unchanged, to the callback given for this
+    /// exchange or else to the one kept.
+    fn report(
+        &mut self,
+        scoped: &mut Scoped<'_>,
+        content_type: ContentType,
+        done: u64,
+        total: Option<u64>,
+    ) {
+        let f: &mut dyn FnMut(Progress) = match (scoped, self.progress.as_mut()) {
+            (Some(f), _) => &mut **f,
+            (None, Some(f)) => f.as_mut(),
+            (None, None) => return,
+        };
+        let progress = Progress {
+            content_type,
+            done,
+            total,
+        };
+        self.reporter.report(f, progress);
     }
 }
 
@@ -439,6 +510,72 @@ impl<S: Sender> ExchangeSender<S> {
         }
     }
 
+    /// Sends a binary exchange: `meta` (empty for none) and the body that
+    /// `generator` produces. Returns the body size.
+    ///
+    /// The generator must produce exactly its declared size. If it produces
+    /// less, the exchange stops without a footer (and, when everything would
+    /// have fit in one block, nothing at all was sent); if it produces more,
+    /// the surplus is neither sent nor followed by a footer.
+    ///
+    /// # Errors
+    /// [`Error::BodySizeMismatch`], [`Error::LimitExceeded`] for a meta over
+    /// 4 GiB, [`Error::BodySource`] when the generator fails, [`Error::Io`]
+    /// when sending fails. An error after the first block went out leaves
+    /// the peer inside the exchange: every later call then fails at once
+    /// with [`Error::OutOfStep`] ([`is_usable`](ExchangeSender::is_usable)
+    /// is false). An error before it leaves the sender usable.
+    pub fn send_binary_data<G: DataGenerator>(&mut self, generator: G, meta: &str) -> Result<u64> {
+        self.outbound
+            .send_binary_data(&mut self.sender, generator, meta, None)
+    }
+
+    /// Sends the file at `path` as the body of a binary exchange: Python's
+    /// `send_binary_file`. The file is closed on every path out.
+    ///
+    /// # Errors
+    /// [`Error::BodySource`] when the file cannot be opened or read, and as
+    /// [`send_binary_data`](ExchangeSender::send_binary_data).
+    pub fn send_binary_file<P: AsRef<Path>>(&mut self, path: P, meta: &str) -> Result<u64> {
+        self.outbound
+            .send_binary_file(&mut self.sender, path.as_ref(), meta, None)
+    }
+
+    /// Sends `text` followed by `ALL_END` as a text exchange. `text` may hold
+    /// `LINE_END`s; the empty text is just `ALL_END`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidText`] if `text` holds `ALL_END` or starts with the
+    /// binary marker (`0x01`); nothing is sent then. [`Error::Io`] when
+    /// sending fails, and [`Error::OutOfStep`], as
+    /// [`send_binary_data`](ExchangeSender::send_binary_data).
+    pub fn send_text(&mut self, text: &str) -> Result<()> {
+        self.outbound.send_text(&mut self.sender, text)
+    }
+
+    /// Sends lines as NVFlare's admin server does: each line but the last
+    /// followed by `LINE_END`, the last by `ALL_END`.
+    ///
+    /// A receiver that drops `LINE_END`s, as Python's and
+    /// [`MsgDataProcessor`](crate::MsgDataProcessor) by default, reads the
+    /// lines back as one string: `["ran x", "done"]` arrives as
+    /// `"ran xdone"` unless it [keeps line ends](crate::MsgDataProcessor::keep_line_ends).
+    ///
+    /// # Errors
+    /// [`Error::InvalidText`] if a line holds `LINE_END` or `ALL_END`, or the
+    /// first starts with the binary marker; nothing is sent then.
+    /// [`Error::Io`] when sending fails, and [`Error::OutOfStep`], as
+    /// [`send_binary_data`](ExchangeSender::send_binary_data).
+    pub fn send_lines<I>(&mut self, lines: I) -> Result<()>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        self.outbound.send_lines(&mut self.sender, lines)
+    }
+}
+
+impl<S> ExchangeSender<S> {
     /// Sets the size of each write (at least 13 bytes; default 256 KiB).
     pub fn block_size(mut self, block_size: usize) -> Self {
         self.outbound.set_block_size(block_size);
@@ -448,8 +585,14 @@ impl<S: Sender> ExchangeSender<S> {
     /// Calls `f` as body or text bytes are sent: once at the start, after
     /// each block and at the end.
     pub fn on_progress<F: FnMut(Progress) + Send + 'static>(mut self, f: F) -> Self {
-        self.outbound.set_progress(Box::new(f));
+        self.outbound.set_progress(Some(Box::new(f)));
         self
+    }
+
+    /// True unless an error stopped an exchange after its first bytes went
+    /// out, after which every call fails with [`Error::OutOfStep`].
+    pub fn is_usable(&self) -> bool {
+        self.outbound.is_usable()
     }
 
     /// The sender.
@@ -465,59 +608,6 @@ impl<S: Sender> ExchangeSender<S> {
     /// The sender back.
     pub fn into_inner(self) -> S {
         self.sender
-    }
-
-    /// Sends a binary exchange: `meta` (empty for none) and the body that
-    /// `generator` produces. Returns the body size.
-    ///
-    /// The generator must produce exactly its declared size. If it produces
-    /// less, the exchange stops without a footer (and, when everything would
-    /// have fit in one block, nothing at all was sent); if it produces more,
-    /// the surplus is neither sent nor followed by a footer.
-    ///
-    /// # Errors
-    /// [`Error::BodySizeMismatch`], [`Error::LimitExceeded`] for a meta over
-    /// 4 GiB, [`Error::BodySource`] when the generator fails, [`Error::Io`]
-    /// when sending fails.
-    pub fn send_binary_data<G: DataGenerator>(&mut self, generator: G, meta: &str) -> Result<u64> {
-        self.outbound
-            .send_binary_data(&mut self.sender, generator, meta)
-    }
-
-    /// Sends the file at `path` as the body of a binary exchange: Python's
-    /// `send_binary_file`. The file is closed on every path out.
-    ///
-    /// # Errors
-    /// [`Error::BodySource`] when the file cannot be opened or read, and as
-    /// [`send_binary_data`](ExchangeSender::send_binary_data).
-    pub fn send_binary_file<P: AsRef<Path>>(&mut self, path: P, meta: &str) -> Result<u64> {
-        self.outbound
-            .send_binary_file(&mut self.sender, path.as_ref(), meta)
-    }
-
-    /// Sends `text` followed by `ALL_END` as a text exchange. `text` may hold
-    /// `LINE_END`s; the empty text is just `ALL_END`.
-    ///
-    /// # Errors
-    /// [`Error::InvalidText`] if `text` holds `ALL_END` or starts with the
-    /// binary marker (`0x01`), [`Error::Io`] when sending fails.
-    pub fn send_text(&mut self, text: &str) -> Result<()> {
-        self.outbound.send_text(&mut self.sender, text)
-    }
-
-    /// Sends lines as NVFlare's admin server does: each line but the last
-    /// followed by `LINE_END`, the last by `ALL_END`.
-    ///
-    /// # Errors
-    /// [`Error::InvalidText`] if a line holds `LINE_END` or `ALL_END`, or the
-    /// first starts with the binary marker; nothing is sent then.
-    /// [`Error::Io`] when sending fails.
-    pub fn send_lines<I>(&mut self, lines: I) -> Result<()>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        self.outbound.send_lines(&mut self.sender, lines)
     }
 }
 

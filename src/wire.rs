@@ -1,6 +1,53 @@
-//! Wire constants, and the fixed-size header and footer: pure functions, no I/O.
+//! The wire format's constants, and its fixed-size header and footer:
+//! pure functions, no I/O. For code that builds or inspects exchanges by
+//! hand; [`LINE_END`] and [`ALL_END`] are at the crate root too.
+//!
+//! ```
+//! use nvflare_hci::wire::{Footer, Header, BINARY_MARKER, FOOTER_LEN, HEADER_LEN};
+//! // A binary exchange with meta "m" and body "hi", built by hand.
+//! let mut wire = vec![BINARY_MARKER];
+//! wire.extend(Header { meta_size: 1, body_size: 2 }.encode());
+//! wire.extend(b"mhi");
+//! wire.extend(Footer::for_checksum(crc32fast::hash(b"hi")).encode());
+//! assert_eq!(wire.len(), 1 + HEADER_LEN + 3 + FOOTER_LEN);
+//! let got = nvflare_hci::receive_all(&wire[..])?;
+//! assert_eq!(got.meta(), Some("m"));
+//! # Ok::<(), nvflare_hci::Error>(())
+//! ```
 
 use std::fmt;
+
+/// The two kinds of exchange. As a `u8` ([`From`]), Python's `CT_TEXT` (0)
+/// and `CT_BINARY` (1).
+///
+/// ```
+/// use nvflare_hci::ContentType;
+/// assert_eq!(u8::from(ContentType::Text), 0);
+/// assert_eq!(u8::from(ContentType::Binary), 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ContentType {
+    /// Text up to `ALL_END`.
+    Text = 0,
+    /// Marker, header, meta, body and footer.
+    Binary = 1,
+}
+
+impl fmt::Display for ContentType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ContentType::Text => "text",
+            ContentType::Binary => "binary",
+        })
+    }
+}
+
+impl From<ContentType> for u8 {
+    fn from(ct: ContentType) -> u8 {
+        ct as u8
+    }
+}
 
 /// The first byte of a binary exchange. Any other first byte starts a text
 /// exchange (and is part of its text).
@@ -19,55 +66,6 @@ pub const HEADER_LEN: usize = 12;
 /// Length of the binary footer: end marker `u32 BE` (always 0), CRC-32 of the body `u32 BE`.
 pub const FOOTER_LEN: usize = 8;
 
-/// The Python module's block size. It is not part of the wire format; this
-/// crate reads and writes in larger blocks ([`DEFAULT_BLOCK_SIZE`]).
-pub const PYTHON_BLOCK_SIZE: usize = 1024;
-
-/// The block size this crate reads and writes with unless told otherwise: 256 KiB.
-pub const DEFAULT_BLOCK_SIZE: usize = 256 * 1024;
-
-/// Python's `CT_TEXT`.
-pub const CT_TEXT: u8 = 0;
-
-/// Python's `CT_BINARY`.
-pub const CT_BINARY: u8 = 1;
-
-/// The two kinds of exchange.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum ContentType {
-    /// Text up to `ALL_END` ([`CT_TEXT`]).
-    Text = CT_TEXT,
-    /// Marker, header, meta, body and footer ([`CT_BINARY`]).
-    Binary = CT_BINARY,
-}
-
-impl ContentType {
-    /// The content type a first byte announces.
-    pub fn from_marker(first_byte: u8) -> Self {
-        if first_byte == BINARY_MARKER {
-            ContentType::Binary
-        } else {
-            ContentType::Text
-        }
-    }
-}
-
-impl fmt::Display for ContentType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ContentType::Text => "text",
-            ContentType::Binary => "binary",
-        })
-    }
-}
-
-impl From<ContentType> for u8 {
-    fn from(ct: ContentType) -> u8 {
-        ct as u8
-    }
-}
-
 /// The binary header that follows [`BINARY_MARKER`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Header {
@@ -81,7 +79,7 @@ impl Header {
     /// The header's 12 bytes (`>IQ`), as Python's `binary_header`.
     ///
     /// ```
-    /// let h = nvflare_hci::Header { meta_size: 2, body_size: 3 };
+    /// let h = nvflare_hci::wire::Header { meta_size: 2, body_size: 3 };
     /// assert_eq!(h.encode(), [0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3]);
     /// ```
     pub fn encode(&self) -> [u8; HEADER_LEN] {
@@ -125,7 +123,7 @@ impl Footer {
     /// The footer's 8 bytes (`>II`).
     ///
     /// ```
-    /// let f = nvflare_hci::Footer::for_checksum(0xdeadbeef);
+    /// let f = nvflare_hci::wire::Footer::for_checksum(0xdeadbeef);
     /// assert_eq!(f.encode(), [0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef]);
     /// ```
     pub fn encode(&self) -> [u8; FOOTER_LEN] {
@@ -255,15 +253,5 @@ mod tests {
                 assert_eq!(find_byte(ALL_END, &hay), plain, "len {len} at {at:?}");
             }
         }
-    }
-
-    #[test]
-    fn marker_decides_content_type() {
-        assert_eq!(ContentType::from_marker(1), ContentType::Binary);
-        for b in [0u8, 2, 3, 4, b'{', 0xff] {
-            assert_eq!(ContentType::from_marker(b), ContentType::Text);
-        }
-        assert_eq!(u8::from(ContentType::Text), CT_TEXT);
-        assert_eq!(u8::from(ContentType::Binary), CT_BINARY);
     }
 }

@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use common::{binary_wire, body_of, random_bytes, Duplex, SplitReader};
+use common::{binary_wire, body_of, random_bytes, SplitReader};
 use nvflare_hci::{Connection, Exchange, MsgDataProcessor};
 
 const SIZES: [usize; 6] = [0, 1, 1023, 8 * 1024 + 1, 300_000, 3 << 20];
@@ -107,7 +107,7 @@ fn three_exchanges_in_one_write_are_received_one_by_one() {
     // The same bytes in memory, read in every kind of piece.
     for (max, seed) in [(1, 1), (7, 2), (4096, 3), (usize::MAX, 4)] {
         let reader = SplitReader::new(&wire[..], max, seed);
-        check_three(&mut Connection::new(Duplex::new(reader)), &body);
+        check_three(&mut Connection::from_halves(reader, Vec::new()), &body);
     }
 }
 
@@ -118,13 +118,13 @@ fn into_parts_hands_back_exactly_the_surplus() {
     for (max, seed) in [(1, 1), (5, 2), (64, 3), (20_000, 4), (usize::MAX, 5)] {
         for block in [1, 13, 4096, 1 << 20] {
             let reader = SplitReader::new(&wire[..], max, seed);
-            let mut conn = Connection::new(Duplex::new(reader)).receive_block_size(block);
+            let mut conn = Connection::from_halves(reader, Vec::new()).receive_block_size(block);
             assert_eq!(conn.receive().unwrap().as_text(), Some("first line"));
             let buffered = conn.buffered().to_vec();
             let (stream, surplus) = conn.into_parts();
             assert_eq!(surplus, buffered);
             assert!(surplus.len() <= block, "read past a block");
-            let consumed = stream.input.given as usize;
+            let consumed = stream.reader().given as usize;
             assert_eq!(consumed - surplus.len(), first, "max {max} block {block}");
             // The surplus, then the rest of the stream: exactly what followed.
             let mut rest = surplus.clone();
@@ -189,12 +189,72 @@ fn text_is_read_in_blocks_not_bytes() {
         inner: &wire[..],
         reads: 0,
     };
-    let mut conn = Connection::new(Duplex::new(reader));
+    let mut conn = Connection::from_halves(reader, Vec::new());
     assert_eq!(
         conn.receive().unwrap().as_text().map(str::len),
         Some(1 << 20)
     );
     // Reads double from 8 KiB to 256 KiB: 5 growing reads, then 256 KiB each.
-    let reads = conn.get_ref().input.reads;
+    let reads = conn.get_ref().reader().reads;
     assert!(reads <= 10, "{reads} reads for 1 MiB of text");
+}
+
+/// A handler under test: answers each command with its length, and each
+/// upload with its body's size.
+fn handler<S: Read + Write>(conn: &mut Connection<S>) -> nvflare_hci::Result<()> {
+    loop {
+        match conn.receive_and_parse(&mut nvflare_hci::MemoryProcessor::new()) {
+            Ok(Exchange::Text(cmd)) => conn.send_text(&format!("{}", cmd.len()))?,
+            Ok(Exchange::Binary { body, .. }) => {
+                conn.send_text(&format!("{} bytes", body.len()))?
+            }
+            Err(e) if e.is_clean_close() => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[test]
+fn halves_in_memory_carry_replies_larger_than_the_requests() {
+    // Replies far past 8 KiB, requests far past one read: over one Cursor
+    // the replies would overwrite requests not yet read.
+    let mut requests = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..50 {
+        let cmd = "c".repeat(100 + i * 500);
+        nvflare_hci::send_text(&mut requests, &cmd).unwrap();
+        expected.push(format!("{}", cmd.len()));
+        let body = random_bytes(i * 2000, i as u64);
+        nvflare_hci::send_binary_data(&mut requests, &body[..], "up").unwrap();
+        expected.push(format!("{} bytes", body.len()));
+    }
+    let mut conn = Connection::from_halves(std::io::Cursor::new(requests), Vec::new());
+    handler(&mut conn).unwrap();
+    let (_, replies) = conn.into_parts().0.into_inner();
+    let mut reader = Connection::from_halves(&replies[..], Vec::new());
+    for want in expected {
+        assert_eq!(reader.receive().unwrap().as_text(), Some(want.as_str()));
+    }
+    assert!(reader.receive().unwrap_err().is_clean_close());
+}
+
+#[test]
+fn memory_processor_keeps_bodies_and_lines() {
+    let body = random_bytes(300_000, 7);
+    let mut wire = binary_wire("m".as_bytes(), &body);
+    wire.extend(b"a\x03b\x04");
+    let mut conn = Connection::from_halves(&wire[..], Vec::new());
+    let got = conn
+        .receive_and_parse(&mut nvflare_hci::MemoryProcessor::new())
+        .unwrap();
+    assert_eq!(
+        got,
+        Exchange::Binary {
+            meta: "m".into(),
+            body
+        }
+    );
+    let mut lines = nvflare_hci::MemoryProcessor::new().keep_line_ends(true);
+    let got = conn.receive_and_parse(&mut lines).unwrap();
+    assert_eq!(got, Exchange::Text("a\x03b".into()));
 }

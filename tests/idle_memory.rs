@@ -8,7 +8,7 @@ use std::alloc::System;
 use std::io::Cursor;
 
 use cap::Cap;
-use common::{binary_wire, random_bytes, Duplex};
+use common::{binary_wire, random_bytes};
 use nvflare_hci::{Connection, ExchangeHandler, ExchangeSender, MsgDataProcessor};
 
 #[global_allocator]
@@ -30,7 +30,7 @@ fn buffers_are_given_back_after_each_exchange() {
     // taken out before measuring.
     let mut held = Vec::new();
     for wire in [binary_wire(b"meta", &body), text_wire] {
-        let mut conn = Connection::new(Duplex::new(Cursor::new(wire)));
+        let mut conn = Connection::from_halves(Cursor::new(wire), Vec::new());
         let before = ALLOCATOR.allocated();
         drop(conn.receive_and_parse(&mut processor).unwrap());
         assert!(conn.buffered().is_empty());
@@ -38,7 +38,7 @@ fn buffers_are_given_back_after_each_exchange() {
         let before = ALLOCATOR.allocated();
         conn.send_binary_data(&body[..], "m").unwrap();
         conn.send_text(&text).unwrap();
-        let sent = std::mem::take(&mut conn.get_mut().output);
+        let sent = std::mem::take(conn.get_mut().writer_mut());
         // marker, header, "m" and footer; then ALL_END.
         assert_eq!(sent.len(), body.len() + text.len() + 1 + 12 + 1 + 8 + 1);
         drop(sent);

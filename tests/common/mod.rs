@@ -145,39 +145,6 @@ pub fn open_fds_under(dir: &Path) -> Vec<String> {
     v
 }
 
-/// An in-memory stream for a `Connection`: reads from `input`, writes to
-/// `output`.
-pub struct Duplex<R> {
-    pub input: R,
-    pub output: Vec<u8>,
-}
-
-impl<R> Duplex<R> {
-    pub fn new(input: R) -> Self {
-        Duplex {
-            input,
-            output: Vec::new(),
-        }
-    }
-}
-
-impl<R: Read> Read for Duplex<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.input.read(buf)
-    }
-}
-
-impl<R> Write for Duplex<R> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The binary of the example `name`, built by `cargo test`: from
 /// target/<profile>/deps/<test> to target/<profile>/examples/<name>.
 pub fn example_binary(name: &str) -> std::path::PathBuf {
