@@ -11,12 +11,17 @@ use nvflare_hci::{
 /// What decoding one exchange produced, in owned form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// A complete exchange: kind, meta, content, bytes consumed.
+    /// A complete exchange.
     Done {
+        /// Text or binary.
         content_type: ContentType,
+        /// The meta (empty for text).
         meta: String,
+        /// The announced body size (`None` for text).
         body_size: Option<u64>,
+        /// The body, or the text without its `ALL_END`.
         content: Vec<u8>,
+        /// The bytes the exchange took on the wire.
         consumed: usize,
     },
     /// An error, by variant name (sizes in a text-limit error depend on

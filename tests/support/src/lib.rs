@@ -6,6 +6,9 @@
 //! The fuzz targets use it without its default feature `peers` (the Python
 //! peers and TLS), so that they build nothing they do not run.
 
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
 use std::io::{self, Read};
 use std::path::Path;
 
