@@ -523,3 +523,365 @@ fn nvflare_client_runs_every_job_command() {
     assert!(records.iter().any(|r| r["status"] == "invalid_job_def"));
     assert!(records.iter().any(|r| r["status"] == "invalid_job_id"));
 }
+
+#[test]
+fn roles_follow_the_default_policy() {
+    let poc = Poc::new();
+    let _server = Server::start(&poc, &[]);
+    let work = poc.dir();
+    let job = make_job(work, "role-job", "role-job", &[]);
+    let r = flare(json!([
+        login("lead", &poc, "lead@nvidia.com"),
+        login("lead2", &poc, "lead2@nvidia.com"),
+        login("member", &poc, "member@nvidia.com"),
+        login("org", &poc, "orgadmin@nvidia.com"),
+        login("other", &poc, "orgadmin@other.org"),
+        login("admin", &poc, "admin@nvidia.com"),
+        call("lead", "submit_job", json!([job])),
+    ]));
+    assert!(r[..6].iter().all(|x| x == "ok"), "{r:?}");
+    let id = r[6]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", r[6]))
+        .to_owned();
+    let r = flare(json!([
+        login("lead", &poc, "lead@nvidia.com"),
+        login("lead2", &poc, "lead2@nvidia.com"),
+        login("member", &poc, "member@nvidia.com"),
+        login("org", &poc, "orgadmin@nvidia.com"),
+        login("other", &poc, "orgadmin@other.org"),
+        login("admin", &poc, "admin@nvidia.com"),
+        // 6: member
+        call("member", "submit_job", json!([job])),
+        call("member", "list_jobs", json!([])),
+        call("member", "get_job_meta", json!([id])),
+        call("member", "download_job_result", json!([id])),
+        call("member", "abort_job", json!([id])),
+        call("member", "clone_job", json!([id])),
+        // 12: another lead
+        call("lead2", "clone_job", json!([id])),
+        call("lead2", "abort_job", json!([id])),
+        call("lead2", "download_job_result", json!([id])),
+        call("lead2", "get_job_meta", json!([id])),
+        // 16: org admins
+        call("org", "submit_job", json!([job])),
+        call("org", "clone_job", json!([id])),
+        call("other", "download_job_result", json!([id])),
+        call("other", "delete_job", json!([id])),
+        call("org", "download_job_result", json!([id])),
+        // 21: the submitter
+        call("lead", "clone_job", json!([id])),
+        call("lead", "download_job_result", json!([id])),
+        call("lead", "abort_job", json!([id])),
+        // 24
+        call("admin", "clone_job", json!([id])),
+        call("org", "delete_job", json!([id])),
+    ]));
+    let denied = |i: usize| {
+        assert_eq!(error_of(&r[i]), "AuthorizationError", "step {i}: {}", r[i]);
+        assert!(
+            r[i]["message"].as_str().unwrap().contains("not authorized"),
+            "{}",
+            r[i]
+        );
+    };
+    let allowed = |i: usize| assert_eq!(error_of(&r[i]), "", "step {i}: {}", r[i]);
+    for i in [6, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19] {
+        denied(i);
+    }
+    for i in [7, 8, 15, 20, 21, 22, 23, 24, 25] {
+        allowed(i);
+    }
+    assert_eq!(r[7].as_array().unwrap().len(), 1);
+    // A clone has its cloner as submitter: lead2 may abort it.
+    let lead_clone = r[21].as_str().unwrap();
+    let r = flare(json!([
+        login("lead2", &poc, "lead2@nvidia.com"),
+        call("lead2", "get_job_meta", json!([lead_clone])),
+    ]));
+    assert_eq!(r[1]["submitter_name"], "lead@nvidia.com");
+}
+
+#[test]
+fn a_local_policy_replaces_the_default() {
+    let poc = Poc::new();
+    let local = poc.server_kit().join("local");
+    std::fs::write(
+        local.join("authorization.json"),
+        r#"{"format_version": "1.0", "permissions": {"project_admin": {"view": "any"},
+            "member": {"submit_job": "any", "view": "any"}}}"#,
+    )
+    .unwrap();
+    let _server = Server::start(&poc, &[]);
+    let job = make_job(poc.dir(), "policy-job", "policy-job", &[]);
+    let r = flare(json!([
+        login("member", &poc, "member@nvidia.com"),
+        login("admin", &poc, "admin@nvidia.com"),
+        call("member", "submit_job", json!([job])),
+        call("admin", "submit_job", json!([job])),
+        call("admin", "list_jobs", json!([])),
+    ]));
+    assert!(r[2].is_string(), "{}", r[2]);
+    assert_eq!(error_of(&r[3]), "AuthorizationError", "{}", r[3]);
+    assert_eq!(r[4].as_array().unwrap().len(), 1);
+}
+
+/// The status and first error of a raw reply.
+fn status_of(reply: &Value) -> (String, String) {
+    let status = reply["meta"]["status"].as_str().unwrap_or("").to_owned();
+    let error = reply["data"]
+        .as_array()
+        .and_then(|d| d.iter().find(|i| i["type"] == "error"))
+        .and_then(|i| i["data"].as_str())
+        .unwrap_or("")
+        .to_owned();
+    (status, error)
+}
+
+/// A TLS client with `kit`'s certificate that uploads a binary exchange
+/// announcing `announced` body bytes, sends `sent`, and hangs up.
+fn truncated_upload(poc: &Poc, port: u16, user: &str, announced: u64, sent: usize) {
+    use std::io::Write as _;
+    let kit = Kit::load(&poc.admin(user)).unwrap();
+    let config = nvflare_hci_tools::admin::session::tls_config(&kit).unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut tls =
+        nvflare_hci_tools::tls::client_stream(&config, "localhost", tcp, Duration::from_secs(10))
+            .unwrap();
+    let meta = nvflare_hci_tools::admin::session::request("submit_job crash-job", None);
+    let mut head = vec![1u8];
+    head.extend_from_slice(&(meta.len() as u32).to_be_bytes());
+    head.extend_from_slice(&announced.to_be_bytes());
+    head.extend_from_slice(meta.as_bytes());
+    tls.write_all(&head).unwrap();
+    tls.write_all(&vec![7u8; sent]).unwrap();
+    tls.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+#[test]
+fn signatures_are_verified_at_submit_and_refusals_leave_nothing() {
+    let poc = Poc::new();
+    let foreign = Poc::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start_in(&poc, &poc.store(), &[], Some(tmp.path()));
+    let work = poc.dir();
+    let admin = poc.admin("admin@nvidia.com");
+    let session = rust_session(&poc, "admin@nvidia.com", server.port()).unwrap();
+    let job = make_job(
+        work,
+        "signed-job",
+        "signed",
+        &[("weights.bin", common::random_bytes(3 << 20, 5))],
+    );
+
+    // A file changed after signing.
+    let r = raw_submit(&session, &job, &admin, work, |j| {
+        std::fs::write(j.join("app/custom/weights.bin"), b"changed").unwrap();
+    });
+    assert_eq!(status_of(&r).0, "invalid_job_def", "tampered: {r}");
+    assert!(status_of(&r).1.contains("weights.bin"), "{r}");
+    // A file added after signing, a folder renamed after signing.
+    let r = raw_submit(&session, &job, &admin, work, |j| {
+        std::fs::write(j.join("app/custom/extra.py"), b"import os").unwrap();
+    });
+    assert_eq!(status_of(&r).0, "invalid_job_def", "added: {r}");
+    let r = raw_submit(&session, &job, &admin, work, |j| {
+        std::fs::rename(j.join("app/custom"), j.join("app/custom2")).unwrap();
+    });
+    assert_eq!(status_of(&r).0, "invalid_job_def", "renamed: {r}");
+    // Signed under another CA, by an admin of the same name.
+    let r = raw_submit(
+        &session,
+        &job,
+        &foreign.admin("admin@nvidia.com"),
+        work,
+        |_| {},
+    );
+    assert_eq!(status_of(&r).0, "invalid_job_def", "foreign: {r}");
+    assert!(status_of(&r).1.contains("root CA"), "{r}");
+    // Not signed at all.
+    let r = raw_submit(&session, &job, &admin, work, |j| {
+        std::fs::remove_file(j.join(jobs::SIG_FILE)).unwrap();
+    });
+    assert_eq!(status_of(&r).0, "invalid_job_def", "unsigned: {r}");
+    // A bad definition, signed.
+    let r = raw_submit(&session, &job, &admin, work, |j| {
+        std::fs::write(
+            j.join("meta.json"),
+            r#"{"name": "x", "deploy_map": {"app": ["site-1"]}}"#,
+        )
+        .unwrap();
+    });
+    assert_eq!(status_of(&r).0, "invalid_job_def", "no server site: {r}");
+    // Refused for the right, body and all.
+    let member = rust_session(&poc, "member@nvidia.com", server.port()).unwrap();
+    let r = raw_submit(&member, &job, &poc.admin("member@nvidia.com"), work, |_| {});
+    assert_eq!(status_of(&r).0, "not_authorized", "member: {r}");
+    // An upload cut off midway.
+    truncated_upload(&poc, server.port(), "admin@nvidia.com", 10 << 20, 1 << 20);
+    assert!(jobs_in_store(&poc).is_empty(), "{:?}", jobs_in_store(&poc));
+
+    // And the same job, untouched, is accepted.
+    let r = raw_submit(&session, &job, &admin, work, |_| {});
+    assert_eq!(status_of(&r).0, "ok", "{r}");
+    assert_eq!(jobs_in_store(&poc).len(), 1);
+
+    // Nothing left behind: not in the store's spool, not in TMPDIR.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let spool = common::entries(&poc.store().join(".tmp"));
+        let temp = common::entries(tmp.path());
+        if spool.is_empty() && temp.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "left behind: {spool:?} {temp:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_token_works_only_with_the_certificate_that_logged_in() {
+    let poc = Poc::new();
+    let _server = Server::start(&poc, &[]);
+    let job = make_job(poc.dir(), "token-job", "token-job", &[]);
+    let r = flare(json!([
+        login("admin", &poc, "admin@nvidia.com"),
+        login("member", &poc, "member@nvidia.com"),
+        {"op": "token", "s": "member", "from": "admin"},
+        call("member", "submit_job", json!([job])),
+        call("member", "list_jobs", json!([])),
+        call("admin", "list_jobs", json!([])),
+    ]));
+    assert_eq!(error_of(&r[3]), "AuthenticationError", "{}", r[3]);
+    assert_eq!(error_of(&r[4]), "AuthenticationError", "{}", r[4]);
+    assert_eq!(
+        r[5],
+        json!([]),
+        "the admin's session still works, and nothing was submitted"
+    );
+}
+
+#[test]
+fn downloads_serve_only_their_own_files() {
+    let poc = Poc::new();
+    let server = Server::start(&poc, &[]);
+    let work = poc.dir();
+    let secret = work.join("secret.txt");
+    std::fs::write(&secret, "not for download").unwrap();
+    let session = rust_session(&poc, "admin@nvidia.com", server.port()).unwrap();
+    let other = rust_session(&poc, "admin@nvidia.com", server.port()).unwrap();
+    let job = make_job(work, "dl-job", "dl-job", &[]);
+    let r = raw_submit(&session, &job, &poc.admin("admin@nvidia.com"), work, |_| {});
+    let id = r["meta"]["job_id"].as_str().unwrap().to_owned();
+    let reply = session.command(&format!("download_job {id}")).unwrap();
+    let tx = reply.json["meta"]["tx_id"].as_str().unwrap().to_owned();
+    assert_eq!(reply.json["meta"]["files"], json!(["meta.json", "job.zip"]));
+    let out = work.join("got");
+    std::fs::create_dir_all(&out).unwrap();
+    let abs = secret.to_str().unwrap().to_owned();
+    for (who, file) in [
+        (&session, abs.as_str()),
+        (&session, "../../../secret.txt"),
+        (&session, "../../jobs"),
+        (&session, "meta.json/../job.zip"),
+        (&other, "meta.json"),
+    ] {
+        let got = who.download(
+            &format!("download_job_file {tx} {id} {file}"),
+            &out,
+            &out.join("file"),
+        );
+        assert!(got.is_err(), "{file} was served");
+        assert!(!out.join("file").exists());
+    }
+    let got = session.download(
+        &format!("download_job_file {tx} {id} meta.json"),
+        &out,
+        &out.join("meta.json"),
+    );
+    assert!(got.is_ok(), "{got:?}");
+    let got = session.download(
+        &format!("download_job_file {tx} {id} job.zip end"),
+        &out,
+        &out.join("job.zip"),
+    );
+    assert!(got.is_ok(), "{got:?}");
+    // The transfer has ended.
+    let got = session.download(
+        &format!("download_job_file {tx} {id} meta.json"),
+        &out,
+        &out.join("again"),
+    );
+    assert!(got.is_err());
+    assert!(common::entries(&poc.store().join(".transfer")).is_empty());
+}
+
+/// A TCP peer that never sends a byte.
+fn silent_tcp(port: u16) -> TcpStream {
+    TcpStream::connect(("127.0.0.1", port)).unwrap()
+}
+
+#[test]
+fn silent_peers_block_nobody() {
+    let poc = Poc::new();
+    let server = Server::start(&poc, &["--timeout", "60"]);
+    let port = server.port();
+    let _tcp: Vec<TcpStream> = (0..3).map(|_| silent_tcp(port)).collect();
+    // A TLS peer that completes its handshake, then says nothing.
+    let kit = Kit::load(&poc.admin("lead@nvidia.com")).unwrap();
+    let config = nvflare_hci_tools::admin::session::tls_config(&kit).unwrap();
+    let _tls = nvflare_hci_tools::tls::client_stream(
+        &config,
+        "localhost",
+        silent_tcp(port),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let r = flare(json!([
+        login("a", &poc, "admin@nvidia.com"),
+        call("a", "list_jobs", json!([])),
+    ]));
+    assert_eq!(r[0], "ok", "{r:?}");
+    assert_eq!(r[1], json!([]));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    // A peer that speaks no TLS is refused, and logged.
+    let mut junk = silent_tcp(port);
+    junk.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut sink = Vec::new();
+    let _ = junk.read_to_end(&mut sink);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server
+        .records()
+        .iter()
+        .any(|r| r["event"] == "handshake" && r["status"] == "refused")
+    {
+        assert!(Instant::now() < deadline, "{:?}", server.records());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn connections_past_the_cap_are_told_the_server_is_busy() {
+    let poc = Poc::new();
+    let server = Server::start(&poc, &["--max-connections", "2", "--timeout", "60"]);
+    let port = server.port();
+    let held: Vec<TcpStream> = (0..2).map(|_| silent_tcp(port)).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let err = rust_session(&poc, "admin@nvidia.com", port)
+        .err()
+        .expect("a busy server let a third in");
+    assert!(err.contains("server busy"), "{err}");
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rust_session(&poc, "admin@nvidia.com", port).is_err() {
+        assert!(Instant::now() < deadline, "slots never came back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(server.records().iter().any(|r| r["event"] == "busy"));
+}
