@@ -885,3 +885,257 @@ fn connections_past_the_cap_are_told_the_server_is_busy() {
     }
     assert!(server.records().iter().any(|r| r["event"] == "busy"));
 }
+
+/// Runs `cmd` to its end, killed after `limit`; its output.
+fn run_with_limit(mut cmd: Command, stdin: &[u8], limit: Duration) -> Output {
+    let mut child = common::Killed(
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    child.0.stdin.take().unwrap().write_all(stdin).unwrap();
+    let mut stdout = child.0.stdout.take().unwrap();
+    let mut stderr = child.0.stderr.take().unwrap();
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stderr.read_to_end(&mut v);
+        v
+    });
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stdout.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "still running after {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+#[test]
+fn the_nvflare_console_works_over_stdin() {
+    let poc = Poc::new();
+    let server = Server::start(&poc, &[]);
+    let kit = poc.admin("lead@nvidia.com");
+    std::fs::create_dir_all(kit.join("transfer")).unwrap();
+    make_job(&kit.join("transfer"), "console-job", "console-job", &[]);
+    let mut cmd = Command::new(admin_python());
+    cmd.args(["-m", "nvflare.fuel.hci.tools.admin", "-m"])
+        .arg(&kit)
+        .args(["-s", "fed_admin.json"]);
+    let out = run_with_limit(
+        cmd,
+        b"check_status server\nsubmit_job console-job\nlist_jobs\nbye\n",
+        Duration::from_secs(60),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Engine status: stopped"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Submitted job:"), "{text}");
+    assert!(text.contains("console-job"), "{text}");
+    let records = server.records();
+    for command in ["_cert_login lead@nvidia.com", "_commands", "_check_session"] {
+        assert!(
+            records
+                .iter()
+                .any(|r| r["command"] == command && r["status"] == "ok"),
+            "{command}: {records:?}"
+        );
+    }
+}
+
+#[test]
+fn twenty_sessions_at_once() {
+    let poc = Poc::new();
+    let server = Server::start(&poc, &[]);
+    let jobs_dir = poc.dir().join("many");
+    for i in 0..20 {
+        make_job(&jobs_dir, &format!("job{i}"), &format!("job{i}"), &[]);
+    }
+    let r = flare(
+        json!([{"op": "parallel", "kit": poc.admin("lead@nvidia.com"),
+        "user": "lead@nvidia.com", "n": 20, "job": jobs_dir.join("job")}]),
+    );
+    let results = r[0].as_array().unwrap();
+    let mut ids: Vec<&str> = results
+        .iter()
+        .map(|x| {
+            assert_eq!(x["listed"], true, "{x}");
+            x["job_id"].as_str().unwrap()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20);
+    assert_eq!(jobs_in_store(&poc).len(), 20);
+    let logins = server
+        .records()
+        .iter()
+        .filter(|r| r["command"] == "_cert_login lead@nvidia.com")
+        .count();
+    assert_eq!(logins, 20);
+}
+
+#[test]
+fn the_store_survives_a_restart_and_signals_stop_the_server() {
+    let poc = Poc::new();
+    let server = Server::start(&poc, &["--session-timeout", "2"]);
+    let job = make_job(
+        poc.dir(),
+        "kept-job",
+        "kept-job",
+        &[("data.bin", common::random_bytes(1 << 20, 9))],
+    );
+    let r = flare(json!([
+        login("a", &poc, "admin@nvidia.com"),
+        call("a", "submit_job", json!([job])),
+        call("a", "submit_job", json!([job])),
+        {"op": "sleep", "secs": 3},
+        call("a", "list_jobs", json!([])),
+    ]));
+    let (kept, gone) = (
+        r[1].as_str().unwrap().to_owned(),
+        r[2].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(
+        error_of(&r[4]),
+        "InternalError",
+        "an idle session ended: {}",
+        r[4]
+    );
+    assert!(
+        r[4]["message"]
+            .as_str()
+            .unwrap()
+            .contains("session_inactive"),
+        "{}",
+        r[4]
+    );
+
+    // SIGTERM mid-upload: exit 0 within 2 s, the upload's spool gone.
+    let port = server.port();
+    let uploader = {
+        let kit = Kit::load(&poc.admin("admin@nvidia.com")).unwrap();
+        let config = nvflare_hci_tools::admin::session::tls_config(&kit).unwrap();
+        let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut tls = nvflare_hci_tools::tls::client_stream(
+            &config,
+            "localhost",
+            tcp,
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let meta = nvflare_hci_tools::admin::session::request("submit_job cut", None);
+        let mut head = vec![1u8];
+        head.extend_from_slice(&(meta.len() as u32).to_be_bytes());
+        head.extend_from_slice(&(100u64 << 20).to_be_bytes());
+        head.extend_from_slice(meta.as_bytes());
+        tls.write_all(&head).unwrap();
+        tls.write_all(&vec![1u8; 2 << 20]).unwrap();
+        tls.flush().unwrap();
+        tls
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.terminate().code(), Some(0));
+    drop(uploader);
+    assert!(
+        !poc.store().join(".tmp").exists() || common::entries(&poc.store().join(".tmp")).is_empty()
+    );
+
+    // Restarted on the same store: listed, downloadable, deletable.
+    let server = Server::start(&poc, &[]);
+    let r = flare(json!([
+        login("a", &poc, "admin@nvidia.com"),
+        call("a", "list_jobs", json!([])),
+        call("a", "download_job_result", json!([kept])),
+        call("a", "delete_job", json!([gone])),
+        call("a", "list_jobs", json!([])),
+    ]));
+    assert_eq!(r[1].as_array().unwrap().len(), 2, "{}", r[1]);
+    let location = PathBuf::from(r[2].as_str().unwrap_or_else(|| panic!("{}", r[2])));
+    assert_same_files(&job, &location.join("job").join("kept-job"));
+    assert_eq!(r[3], Value::Null, "{}", r[3]);
+    assert_eq!(r[4].as_array().unwrap().len(), 1);
+    // SIGINT stops it too.
+    let pid = server.child.id().to_string();
+    checked(
+        "kill",
+        Command::new("kill").args(["-INT", &pid]).output().unwrap(),
+    );
+    let mut server = server;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let status = loop {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "still running 2 s after SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn bad_usage_and_startup_errors() {
+    let poc = Poc::new();
+    let store = poc.store();
+    let run = |args: &[&str]| Command::new(SERVER).args(args).output().unwrap();
+    let kit = poc.server_kit();
+    let kit = kit.to_str().unwrap();
+    let s = store.to_str().unwrap();
+    assert_eq!(run(&[]).status.code(), Some(2));
+    assert_eq!(run(&["--kit", kit]).status.code(), Some(2));
+    assert_eq!(
+        run(&["--kit", kit, "--store", s, "--max-connections", "0"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["--kit", kit, "--store", s, "--bogus"]).status.code(),
+        Some(2)
+    );
+    for (args, needle) in [
+        (vec!["--kit", s, "--store", s], "fed_server.json"),
+        (
+            vec![
+                "--kit",
+                kit,
+                "--store",
+                "/proc/no-store-here",
+                "--port",
+                "0",
+            ],
+            "store",
+        ),
+    ] {
+        let out = run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
+    }
+    // The port is taken.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = run(&["--kit", kit, "--store", s, "--port", &port]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
