@@ -319,12 +319,19 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The files of `a` and `b` are the same, byte for byte (signatures
-/// apart: each signing makes new ones).
+/// The files of `a` and `b` are the same, byte for byte (signature files
+/// apart: each signing makes new ones, and `nvflare-admin` signs a copy).
 fn assert_same_files(a: &Path, b: &Path) {
-    let (fa, fb) = (files_under(a), files_under(b));
+    let job_files = |d: &Path| -> Vec<PathBuf> {
+        files_under(d)
+            .into_iter()
+            .filter(|f| !f.ends_with(jobs::SIG_FILE) && !f.ends_with(jobs::SUBMITTER_CRT))
+            .collect()
+    };
+    let (fa, fb) = (job_files(a), job_files(b));
     assert_eq!(fa, fb);
-    for f in fa.into_iter().filter(|f| !f.ends_with(jobs::SIG_FILE)) {
+    assert!(b.join(jobs::SIG_FILE).is_file(), "the download is signed");
+    for f in fa {
         let same = nvflare_hci_tools::hci::same_content(&a.join(&f), &b.join(&f)).unwrap();
         assert!(same, "{} differs", f.display());
     }
@@ -1135,6 +1142,141 @@ fn bad_usage_and_startup_errors() {
     assert_eq!(
         out.status.code(),
         Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A 64 MiB job: NVFlare's client submits and downloads it byte for byte,
+/// and the server's peak RSS stays under 32 MiB.
+#[test]
+fn a_large_job_round_trips_in_flat_memory() {
+    let poc = Poc::new();
+    let server = Server::start(&poc, &[]);
+    let mut data = common::random_bytes(64 << 20, 11);
+    let job = make_job(
+        poc.dir(),
+        "large-job",
+        "large-job",
+        &[("model.bin", std::mem::take(&mut data))],
+    );
+    let r = flare(json!([
+        login("a", &poc, "admin@nvidia.com"),
+        call("a", "submit_job", json!([job])),
+    ]));
+    let id = r[1]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", r[1]))
+        .to_owned();
+    let r = flare(json!([
+        login("a", &poc, "admin@nvidia.com"),
+        call("a", "download_job_result", json!([id])),
+    ]));
+    let location = PathBuf::from(r[1].as_str().unwrap_or_else(|| panic!("{}", r[1])));
+    assert_same_files(&job, &location.join("job").join("large-job"));
+    let peak = server.peak_rss_kib();
+    assert!(peak < 32 * 1024, "server peak RSS {peak} KiB");
+}
+
+/// Runs `cmd` under python, which reports its children's peak RSS (KiB).
+fn with_peak_rss(cmd: &[&str]) -> (Output, u64) {
+    let out = Command::new(admin_python())
+        .args([
+            "-c",
+            "import resource, subprocess, sys\n\
+             r = subprocess.run(sys.argv[1:])\n\
+             print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n\
+             sys.exit(r.returncode)",
+        ])
+        .args(cmd)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let peak = err
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(u64::MAX);
+    (out, peak)
+}
+
+/// `nvflare-admin` against `nvflare-admin-server`: they agree, and NVFlare's
+/// client sees the same; the console signs a 64 MiB job in flat memory.
+#[test]
+fn the_rust_console_and_the_rust_server_agree() {
+    let poc = Poc::new();
+    let server = Server::start(&poc, &[]);
+    let job = make_job(
+        poc.dir(),
+        "rust-job",
+        "rust-job",
+        &[("model.bin", common::random_bytes(64 << 20, 12))],
+    );
+    let kit = poc.admin("lead@nvidia.com");
+    let kit = kit.to_str().unwrap();
+    let port = server.port().to_string();
+    let base = [
+        common::NVFLARE_ADMIN,
+        "--kit",
+        kit,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--server-name",
+        "localhost",
+    ];
+    let (out, peak) = with_peak_rss(&[&base[..], &["submit-job", job.to_str().unwrap()]].concat());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        peak < 32 * 1024,
+        "nvflare-admin submit-job peak RSS {peak} KiB"
+    );
+    let id = text
+        .trim()
+        .strip_prefix("Submitted job: ")
+        .expect("job id")
+        .to_owned();
+    let out = checked(
+        "list_jobs",
+        Command::new(common::NVFLARE_ADMIN)
+            .args(&base[1..])
+            .args(["--json", "run", "list_jobs"])
+            .output()
+            .unwrap(),
+    );
+    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reply["meta"]["jobs"][0]["job_id"], id.as_str());
+    let dl = poc.dir().join("rust-downloads");
+    checked(
+        "download-job",
+        Command::new(common::NVFLARE_ADMIN)
+            .args(&base[1..])
+            .args(["download-job", &id, "--out", dl.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    assert_same_files(&job, &dl.join(&id).join("job").join("rust-job"));
+    // NVFlare's own client sees the job the Rust console submitted.
+    let r = flare(json!([
+        login("l", &poc, "lead@nvidia.com"),
+        call("l", "get_job_meta", json!([id])),
+    ]));
+    assert_eq!(r[1]["submitter_name"], "lead@nvidia.com");
+    // Errors come back as errors.
+    let out = Command::new(common::NVFLARE_ADMIN)
+        .args(&base[1..])
+        .args(["run", "get_job_meta", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid job_id"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
