@@ -607,6 +607,18 @@ fn roles_follow_the_default_policy() {
         call("lead2", "get_job_meta", json!([lead_clone])),
     ]));
     assert_eq!(r[1]["submitter_name"], "lead@nvidia.com");
+    // `list_jobs -u`: only the user's own jobs.
+    let r = flare(json!([
+        login("lead2", &poc, "lead2@nvidia.com"),
+        {"op": "raw", "s": "lead2", "command": "list_jobs -u"},
+        {"op": "raw", "s": "lead2", "command": "list_jobs"},
+    ]));
+    assert_eq!(r[1]["meta"]["jobs"], json!([]), "{}", r[1]);
+    assert!(
+        !r[2]["meta"]["jobs"].as_array().unwrap().is_empty(),
+        "{}",
+        r[2]
+    );
 }
 
 #[test]

@@ -758,7 +758,7 @@ impl State {
         }
         match (command.as_str(), job) {
             ("check_status", _) => self.check_status(&args),
-            ("list_jobs", _) => self.list_jobs(&args),
+            ("list_jobs", _) => self.list_jobs(&args, &identity.name),
             ("get_job_meta", Some((_, meta))) => Reply::new()
                 .item("dict", Value::Object(meta.clone()))
                 .ok(json!({"job_meta": meta})),
@@ -943,15 +943,16 @@ impl State {
         }
     }
 
-    fn list_jobs(&self, args: &[String]) -> Reply {
+    fn list_jobs(&self, args: &[String], user: &str) -> Reply {
         let (mut detail, mut reverse, mut max, mut name, mut prefix) =
             (false, false, None::<usize>, None::<String>, None::<String>);
+        let mut mine = false;
         let mut it = args[1..].iter();
         while let Some(a) = it.next() {
             match a.as_str() {
                 "-d" => detail = true,
                 "-r" => reverse = true,
-                "-u" => {}
+                "-u" => mine = true,
                 "-m" | "-n" => {
                     let Some(v) = it.next() else {
                         return Reply::error(
@@ -995,6 +996,7 @@ impl State {
                 && name
                     .as_ref()
                     .map_or(true, |n| field(m, "name").to_lowercase().starts_with(n))
+                && (!mine || field(m, "submitter_name") == user)
         });
         if jobs.is_empty() {
             return Reply::new()
