@@ -1047,30 +1047,9 @@ fn the_store_survives_a_restart_and_signals_stop_the_server() {
 
     // SIGTERM mid-upload: exit 0 within 2 s, the upload's spool gone.
     let port = server.port();
-    let uploader = {
-        let kit = Kit::load(&poc.admin("admin@nvidia.com")).unwrap();
-        let config = nvflare_hci_tools::admin::session::tls_config(&kit).unwrap();
-        let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let mut tls = nvflare_hci_tools::tls::client_stream(
-            &config,
-            "localhost",
-            tcp,
-            Duration::from_secs(10),
-        )
-        .unwrap();
-        let meta = nvflare_hci_tools::admin::session::request("submit_job cut", None);
-        let mut head = vec![1u8];
-        head.extend_from_slice(&(meta.len() as u32).to_be_bytes());
-        head.extend_from_slice(&(100u64 << 20).to_be_bytes());
-        head.extend_from_slice(meta.as_bytes());
-        tls.write_all(&head).unwrap();
-        tls.write_all(&vec![1u8; 2 << 20]).unwrap();
-        tls.flush().unwrap();
-        tls
-    };
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(server.terminate().code(), Some(0));
-    drop(uploader);
+    truncated_upload_held(&poc, port, |_| {
+        assert_eq!(server.terminate().code(), Some(0));
+    });
     assert!(
         !poc.store().join(".tmp").exists() || common::entries(&poc.store().join(".tmp")).is_empty()
     );
@@ -1105,6 +1084,45 @@ fn the_store_survives_a_restart_and_signals_stop_the_server() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));
+
+    // A crash (SIGKILL) mid-upload: nothing visible; the spool goes at the
+    // next start.
+    let server = Server::start(&poc, &[]);
+    truncated_upload_held(&poc, server.port(), |_| {
+        let mut server = server;
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+    });
+    assert_eq!(jobs_in_store(&poc).len(), 1);
+    let _server = Server::start(&poc, &[]);
+    assert!(common::entries(&poc.store().join(".tmp")).is_empty());
+    assert_eq!(jobs_in_store(&poc).len(), 1);
+}
+
+/// Starts an upload of 100 MiB, sends 2 MiB, and runs `during` while the
+/// connection is held.
+fn truncated_upload_held(poc: &Poc, port: u16, during: impl FnOnce(&Poc)) {
+    let kit = Kit::load(&poc.admin("admin@nvidia.com")).unwrap();
+    let config = nvflare_hci_tools::admin::session::tls_config(&kit).unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut tls =
+        nvflare_hci_tools::tls::client_stream(&config, "localhost", tcp, Duration::from_secs(10))
+            .unwrap();
+    let meta = nvflare_hci_tools::admin::session::request("submit_job cut", None);
+    let mut head = vec![1u8];
+    head.extend_from_slice(&(meta.len() as u32).to_be_bytes());
+    head.extend_from_slice(&(100u64 << 20).to_be_bytes());
+    head.extend_from_slice(meta.as_bytes());
+    tls.write_all(&head).unwrap();
+    tls.write_all(&vec![1u8; 2 << 20]).unwrap();
+    tls.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let spooling = common::entries(&poc.store().join(".tmp"));
+    assert!(
+        !spooling.is_empty(),
+        "the upload is spooled in the store's .tmp"
+    );
+    during(poc);
 }
 
 #[test]

@@ -72,3 +72,36 @@ impl ServerKit {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kit_from_either_folder_and_the_policy_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let startup = dir.path().join("startup");
+        let local = dir.path().join("local");
+        std::fs::create_dir_all(&startup).unwrap();
+        std::fs::create_dir_all(&local).unwrap();
+        std::fs::write(
+            startup.join("fed_server.json"),
+            r#"{"servers": [{"admin_port": 8003, "ssl_cert": "server.crt",
+                "ssl_private_key": "server.key", "ssl_root_cert": "rootCA.pem"}]}"#,
+        )
+        .unwrap();
+        let err = ServerKit::load(dir.path()).unwrap_err();
+        assert!(err.contains("authorization.json"), "{err}");
+        std::fs::write(local.join("authorization.json.default"), "{}").unwrap();
+        for path in [dir.path(), startup.as_path()] {
+            let kit = ServerKit::load(path).unwrap();
+            assert_eq!(kit.admin_port, 8003);
+            assert_eq!(kit.root_ca, startup.join("rootCA.pem"));
+            assert_eq!(kit.policy, local.join("authorization.json.default"));
+        }
+        std::fs::write(local.join("authorization.json"), "{}").unwrap();
+        let kit = ServerKit::load(dir.path()).unwrap();
+        assert_eq!(kit.policy, local.join("authorization.json"));
+        assert!(ServerKit::load(&local).is_err());
+    }
+}
