@@ -396,3 +396,94 @@ fn verify_signatures(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn zip_with(dir: &Path, entries: &[(&str, &str)]) -> std::path::PathBuf {
+        let path = dir.join("job.zip");
+        let mut zip = zip::ZipWriter::new(File::create(&path).unwrap());
+        for (name, data) in entries {
+            if name.ends_with('/') {
+                zip.add_directory(*name, zip::write::SimpleFileOptions::default())
+                    .unwrap();
+            } else {
+                zip.start_file(*name, zip::write::SimpleFileOptions::default())
+                    .unwrap();
+                zip.write_all(data.as_bytes()).unwrap();
+            }
+        }
+        zip.finish().unwrap();
+        path
+    }
+
+    const APP: [(&str, &str); 3] = [
+        ("j/app/config/", ""),
+        ("j/app/config/config_fed_server.json", "{}"),
+        ("j/app/config/config_fed_client.json", "{}"),
+    ];
+
+    #[test]
+    fn bad_jobs_are_refused_with_nvflare_s_reasons() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = nvflare_hci_testkit::tls::Pki::new(&dir.path().join("pki"), "ca");
+        let chain = Chain::new(crate::tls::roots(&pki.path("ca.pem")).unwrap()).unwrap();
+        let meta = |m: &'static str| ("j/meta.json", m);
+        let all = r#"{"deploy_map": {"app": ["@ALL"]}, "min_clients": 1}"#;
+        let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+            (vec![meta(all), ("j/../evil", "x")], "job folder"),
+            (vec![meta(all), ("/etc/evil", "x")], "outside"),
+            (
+                vec![meta(all), ("other/file", "x")],
+                "not under the job folder",
+            ),
+            (APP.to_vec(), "meta.[json|conf|yml] not existing"),
+            (vec![meta(r#"{"deploy_map": {}}"#)], "deploy_map is empty"),
+            (
+                vec![meta(r#"{"deploy_map": {"app": ["@ALL", "server"]}}"#)],
+                "No other site",
+            ),
+            (
+                vec![meta(r#"{"deploy_map": {"app": ["site-1"]}}"#)],
+                "Missing server site",
+            ),
+            (vec![meta(all)], "App 'app' in deploy_map doesn't exist"),
+            (
+                vec![meta(all), ("j/app/config/", "")],
+                "server config is missing",
+            ),
+            (
+                [
+                    vec![meta(
+                        r#"{"deploy_map": {"app": ["@ALL"]}, "min_clients": 0}"#,
+                    )],
+                    APP.to_vec(),
+                ]
+                .concat(),
+                "must be positive",
+            ),
+            (
+                [
+                    vec![meta(
+                        r#"{"deploy_map": {"app": ["server", "site-1"]}, "min_clients": 2}"#,
+                    )],
+                    APP.to_vec(),
+                ]
+                .concat(),
+                "min 2 clients required",
+            ),
+            ([vec![meta(all)], APP.to_vec()].concat(), "is not signed"),
+        ];
+        for (entries, reason) in cases {
+            let zip = zip_with(dir.path(), &entries);
+            let err = check(&zip, "j", &chain).unwrap_err();
+            assert!(err.contains(reason), "{entries:?}: {err}");
+        }
+        let zip = zip_with(dir.path(), &[meta(all)]);
+        assert!(check(&zip, "../j", &chain)
+            .unwrap_err()
+            .contains("bad job folder"));
+    }
+}
