@@ -528,6 +528,11 @@ fn nvflare_client_runs_every_job_command() {
     assert!(submit["bytes_out"].as_u64().unwrap() > 0);
     assert!(submit["time"].as_str().unwrap().contains('T'));
     assert!(records.iter().any(|r| r["status"] == "invalid_job_def"));
+    assert!(records
+        .iter()
+        .any(|r| r["command"] == "_cert_login lead@nvidia.com"
+            && r["user"] == "admin@nvidia.com"
+            && r["status"] == "rejected"));
     assert!(records.iter().any(|r| r["status"] == "invalid_job_id"));
 }
 

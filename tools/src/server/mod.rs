@@ -152,8 +152,13 @@ impl Reply {
             .meta(status, message, json!({}))
     }
 
+    /// The reply's status, for the audit log: `meta.status`, or
+    /// `rejected` for a refused login (whose reply has no meta).
     fn status(&self) -> String {
         match self {
+            Reply::Text { data, .. } if data.iter().any(|i| i["data"] == "REJECT") => {
+                "rejected".into()
+            }
             Reply::Text { meta, .. } => meta
                 .get("status")
                 .and_then(Value::as_str)
