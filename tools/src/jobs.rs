@@ -38,11 +38,18 @@ pub fn sign(key: &RsaPrivateKey, content: &[u8]) -> String {
     sign_digest(key, Sha256::new_with_prefix(content))
 }
 
+/// The salt length of Python's `PSS.MAX_LENGTH` with SHA-256 for a key of
+/// `modulus_bits`: emLen - hLen - 2, emLen = ceil((modBits - 1) / 8).
+pub fn max_salt_len(modulus_bits: usize) -> usize {
+    (modulus_bits.saturating_sub(1))
+        .div_ceil(8)
+        .saturating_sub(32 + 2)
+}
+
 /// [`sign`] over content already hashed into `digest`.
 pub fn sign_digest(key: &RsaPrivateKey, digest: Sha256) -> String {
-    // emLen - hLen - 2, emLen = ceil((modBits - 1) / 8).
-    let em_len = (key.n().bits() - 1).div_ceil(8);
-    let signer = SigningKey::<Sha256>::new_with_salt_len(key.clone(), em_len - 32 - 2);
+    let salt = max_salt_len(key.n().bits());
+    let signer = SigningKey::<Sha256>::new_with_salt_len(key.clone(), salt);
     let signature = signer.sign_digest_with_rng(&mut rsa::rand_core::OsRng, digest);
     base64::engine::general_purpose::STANDARD.encode(signature.to_bytes())
 }

@@ -302,9 +302,7 @@ struct Signer {
 
 impl Signer {
     fn new(key: RsaPublicKey) -> Signer {
-        // PSS.MAX_LENGTH: emLen - hLen - 2, emLen = ceil((modBits - 1) / 8).
-        let em_len = (key.n().bits() - 1).div_ceil(8);
-        let salt = em_len.saturating_sub(32 + 2);
+        let salt = crate::jobs::max_salt_len(key.n().bits());
         Signer {
             key: VerifyingKey::new_with_salt_len(key, salt),
         }
