@@ -11,11 +11,11 @@ use base64::Engine;
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::pss::SigningKey;
-use rsa::signature::{RandomizedSigner, SignatureEncoding};
+use rsa::signature::{RandomizedDigestSigner, SignatureEncoding};
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
 use serde_json::Value;
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 use crate::admin::session::{ascii_json, io_error, AdminError};
 
@@ -35,11 +35,40 @@ pub fn load_key(path: &Path) -> Result<RsaPrivateKey, AdminError> {
 /// RSA-PSS, SHA-256, MGF1-SHA-256, salt of the maximum length (Python's
 /// `PSS.MAX_LENGTH`), base64: NVFlare's `sign_content`.
 pub fn sign(key: &RsaPrivateKey, content: &[u8]) -> String {
-    // emLen - hLen - 2, emLen = ceil((modBits - 1) / 8).
-    let em_len = (key.n().bits() - 1).div_ceil(8);
-    let signer = SigningKey::<Sha256>::new_with_salt_len(key.clone(), em_len - 32 - 2);
-    let signature = signer.sign_with_rng(&mut rsa::rand_core::OsRng, content);
+    sign_digest(key, Sha256::new_with_prefix(content))
+}
+
+/// The salt length of Python's `PSS.MAX_LENGTH` with SHA-256 for a key of
+/// `modulus_bits`: emLen - hLen - 2, emLen = ceil((modBits - 1) / 8).
+pub fn max_salt_len(modulus_bits: usize) -> usize {
+    (modulus_bits.saturating_sub(1))
+        .div_ceil(8)
+        .saturating_sub(32 + 2)
+}
+
+/// [`sign`] over content already hashed into `digest`.
+pub fn sign_digest(key: &RsaPrivateKey, digest: Sha256) -> String {
+    let salt = max_salt_len(key.n().bits());
+    let signer = SigningKey::<Sha256>::new_with_salt_len(key.clone(), salt);
+    let signature = signer.sign_digest_with_rng(&mut rsa::rand_core::OsRng, digest);
     base64::engine::general_purpose::STANDARD.encode(signature.to_bytes())
+}
+
+/// [`sign`] over a file's content, hashed as it is read: the file is never
+/// held in memory.
+pub fn sign_file(key: &RsaPrivateKey, path: &Path) -> Result<String, AdminError> {
+    let mut file = fs::File::open(path).map_err(|e| io_error("cannot read", path, e))?;
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hash.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_error("cannot read", path, e)),
+        }
+    }
+    Ok(sign_digest(key, hash))
 }
 
 /// The entries of `dir`, files and folders apart, sorted by name.
@@ -82,9 +111,8 @@ pub fn sign_folder(folder: &Path, key: &RsaPrivateKey, cert: &Path) -> Result<()
         .iter()
         .filter(|n| *n != SIG_FILE && *n != SUBMITTER_CRT)
     {
-        let path = folder.join(name);
-        let content = fs::read(&path).map_err(|e| io_error("cannot read", &path, e))?;
-        signatures.insert(name.clone(), Value::from(sign(key, &content)));
+        let signature = sign_file(key, &folder.join(name))?;
+        signatures.insert(name.clone(), Value::from(signature));
     }
     for name in &folders {
         signatures.insert(name.clone(), Value::from(sign(key, name.as_bytes())));

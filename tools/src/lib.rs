@@ -1,10 +1,11 @@
 //! What the applications built on [`nvflare_hci`] share: mutual TLS with one
 //! deadline for the whole handshake, TCP connect, the admin kit and the
-//! admin channel's requests, job signing and zips, and the `hci` file server
-//! and client.
+//! admin channel's requests, job signing and zips, the `hci` file server
+//! and client, and an admin server for NVFlare's own admin client.
 //!
-//! The binaries are `hci` (`src/bin/hci`) and `nvflare-admin`
-//! (`src/bin/nvflare-admin`); see `tools/README.md`.
+//! The binaries are `hci` (`src/bin/hci`), `nvflare-admin`
+//! (`src/bin/nvflare-admin`) and `nvflare-admin-server`
+//! (`src/bin/nvflare-admin-server`); see `tools/README.md`.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -12,4 +13,5 @@
 pub mod admin;
 pub mod hci;
 pub mod jobs;
+pub mod server;
 pub mod tls;

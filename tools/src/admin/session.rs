@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nvflare_hci::{Connection, DataGenerator, ErrorChain, Exchange, MsgDataProcessor};
+use nvflare_hci::{Connection, DataGenerator, ErrorChain, Exchange, Limits, MsgDataProcessor};
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use serde_json::{json, Value};
 
@@ -145,6 +145,9 @@ pub struct Target {
     pub timeout: Duration,
 }
 
+/// The largest file the console accepts from the server: 64 GiB.
+pub const MAX_DOWNLOAD: u64 = 64 << 30;
+
 /// A TLS connection to the admin server.
 pub type TlsConnection = Connection<StreamOwned<ClientConnection, TcpStream>>;
 
@@ -164,7 +167,8 @@ pub fn connect(config: &Arc<ClientConfig>, target: &Target) -> Result<TlsConnect
     tcp.set_nodelay(true).map_err(|e| fail(&e))?;
     let stream = tls::client_stream(config, &target.server_name, tcp, target.timeout)
         .map_err(|e| fail(&e))?;
-    Ok(Connection::new(stream))
+    // Downloaded jobs may be larger than the library's default 1 GiB limit.
+    Ok(Connection::new(stream).limits(Limits::default().with_max_body_size(MAX_DOWNLOAD)))
 }
 
 /// A request as NVFlare's admin client writes it: the command, then the
