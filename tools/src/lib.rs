@@ -13,5 +13,6 @@
 pub mod admin;
 pub mod hci;
 pub mod jobs;
+pub mod serve;
 pub mod server;
 pub mod tls;

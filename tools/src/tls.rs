@@ -175,6 +175,27 @@ pub fn handshake<C: Handshaking>(
     Ok(())
 }
 
+/// The server's side of a handshake on `tcp`, within `limit` in all (see
+/// [`handshake`]). A refused peer is sent the alert that tells it why, with
+/// writes only and briefly: nothing more is read from it.
+///
+/// # Errors
+/// Why the handshake failed, with its causes on one line.
+pub fn accept(
+    config: &Arc<ServerConfig>,
+    mut tcp: TcpStream,
+    limit: Duration,
+    timeout: Duration,
+) -> Result<StreamOwned<ServerConnection, TcpStream>, String> {
+    let mut tls = ServerConnection::new(Arc::clone(config)).map_err(|e| e.to_string())?;
+    if let Err(e) = handshake(&mut tls, &mut tcp, limit, timeout) {
+        let _ = tcp.set_write_timeout(Some(Duration::from_secs(1)));
+        while tls.wants_write() && tls.write_tls(&mut tcp).is_ok() {}
+        return Err(nvflare_hci::ErrorChain(&e).to_string());
+    }
+    Ok(StreamOwned::new(tls, tcp))
+}
+
 /// Connects to the first of `addr`'s addresses that answers within
 /// `timeout`, and sets that as the socket's read and write timeout.
 ///

@@ -14,37 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::python::admin_python;
+use common::{checked, files_under, free_port, interop};
 use nvflare_hci::GenerateDataFromFile;
 use nvflare_hci_tools::admin::session::{Kit, Session, Target};
 use nvflare_hci_tools::jobs;
 use serde_json::{json, Value};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_nvflare-admin-server");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn interop(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/interop")
-        .join(file)
-}
-
-fn checked(what: &str, out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// The POC's project, with an admin for each role (and one of another org).
 const PROJECT: &str = "api_version: 3
@@ -299,24 +275,6 @@ fn make_job(root: &Path, folder: &str, name: &str, extra: &[(&str, Vec<u8>)]) ->
         std::fs::write(job.join("app/custom").join(file), data).unwrap();
     }
     job
-}
-
-/// Every file under `dir`, relative, sorted.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().to_path_buf());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// The files of `a` and `b` are the same, byte for byte (signature files

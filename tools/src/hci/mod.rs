@@ -9,7 +9,6 @@ use std::fs;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +20,7 @@ use serde_json::{json, Value};
 
 pub mod transport;
 
+use crate::serve::{self, peer_of, BUSY_TIMEOUT};
 use crate::tls;
 use transport::Transport;
 
@@ -28,19 +28,7 @@ use transport::Transport;
 /// served directory (so the final rename is atomic), hidden from `list`.
 pub const SPOOL: &str = ".incoming";
 
-/// Stack of each connection's thread: enough for the exchange code and a
-/// TLS handshake, small enough that thousands of idle connections cost little.
-const WORKER_STACK: usize = 256 * 1024;
-
-/// The default cap on connections at once, handshakes included.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-
-/// Peers over the cap are answered by at most this many threads at once;
-/// past that they are closed unanswered, so a flood stays bounded work.
-const BUSY_RESPONDERS: usize = 8;
-
-/// What a peer over the cap is given, handshake and reply together.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+pub use crate::serve::DEFAULT_MAX_CONNECTIONS;
 
 /// What a server serves and how patiently.
 #[derive(Debug, Clone)]
@@ -70,22 +58,6 @@ impl ServerConfig {
             tls: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
         }
-    }
-}
-
-/// One of a counted number of places, given back when dropped.
-struct Slot(Arc<AtomicUsize>);
-
-impl Slot {
-    fn take(counter: &Arc<AtomicUsize>) -> Slot {
-        counter.fetch_add(1, Ordering::SeqCst);
-        Slot(Arc::clone(counter))
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -123,35 +95,12 @@ impl Server {
     where
         L: Fn(Value) + Send + Sync + 'static,
     {
-        let log: Log = Arc::new(log);
-        let active = Arc::new(AtomicUsize::new(0));
-        let busy = Arc::new(AtomicUsize::new(0));
-        for conn in self.listener.incoming() {
-            let stream = match conn {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("accept failed: {e}");
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
-                }
-            };
-            if active.load(Ordering::SeqCst) >= self.config.max_connections {
-                refuse_busy(stream, &self.config, &busy, &log);
-                continue;
-            }
-            let slot = Slot::take(&active);
-            let config = Arc::clone(&self.config);
-            let log = Arc::clone(&log);
-            let worker = std::thread::Builder::new()
-                .stack_size(WORKER_STACK)
-                .spawn(move || {
-                    let _slot = slot;
-                    log(handle_connection(stream, &config))
-                });
-            if let Err(e) = worker {
-                eprintln!("cannot start a worker: {e}");
-            }
-        }
+        let max = self.config.max_connections;
+        let service = Arc::new(Hci {
+            config: self.config,
+            log: Arc::new(log),
+        });
+        serve::run(&self.listener, max, service);
     }
 
     /// Serves on a background thread; returns the address.
@@ -165,46 +114,48 @@ impl Server {
     }
 }
 
-fn peer_of(stream: &TcpStream) -> String {
-    stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default()
+/// What `hci serve` does with its connections.
+struct Hci {
+    config: Arc<ServerConfig>,
+    log: Log,
 }
 
-/// A peer over the cap: `server busy` from one of a few responders, or
-/// closed unanswered when they are all taken.
-fn refuse_busy(stream: TcpStream, config: &Arc<ServerConfig>, busy: &Arc<AtomicUsize>, log: &Log) {
-    let error = format!(
-        "server busy: {} connections at once, try again later",
-        config.max_connections
-    );
-    let record =
-        json!({"request": "busy", "status": "error", "error": error, "peer": peer_of(&stream)});
-    if busy.load(Ordering::SeqCst) >= BUSY_RESPONDERS {
-        drop(stream);
-        log(record);
-        return;
+impl Hci {
+    fn busy_record(&self, stream: &TcpStream) -> (String, Value) {
+        let error = format!(
+            "server busy: {} connections at once, try again later",
+            self.config.max_connections
+        );
+        let record =
+            json!({"request": "busy", "status": "error", "error": error, "peer": peer_of(stream)});
+        (error, record)
     }
-    let slot = Slot::take(busy);
-    let (config, log) = (Arc::clone(config), Arc::clone(log));
-    let responder = std::thread::Builder::new()
-        .stack_size(WORKER_STACK)
-        .spawn(move || {
-            let _slot = slot;
-            if let Ok(transport) = open(stream, &config, BUSY_TIMEOUT) {
-                let mut conn = Connection::new(transport);
-                if conn
-                    .send_text(&json!({"status": "error", "error": error}).to_string())
-                    .is_ok()
-                {
-                    linger(conn.get_mut(), BUSY_TIMEOUT);
-                }
+}
+
+impl serve::Service for Hci {
+    fn serve(&self, stream: TcpStream) {
+        (self.log)(handle_connection(stream, &self.config))
+    }
+
+    /// `server busy` (after the handshake, with TLS).
+    fn busy(&self, stream: TcpStream) {
+        let (error, record) = self.busy_record(&stream);
+        if let Ok(transport) = open(stream, &self.config, BUSY_TIMEOUT) {
+            let mut conn = Connection::new(transport);
+            if conn
+                .send_text(&json!({"status": "error", "error": error}).to_string())
+                .is_ok()
+            {
+                linger(conn.get_mut(), BUSY_TIMEOUT);
             }
-            log(record);
-        });
-    if let Err(e) = responder {
-        eprintln!("cannot start a responder: {e}");
+        }
+        (self.log)(record);
+    }
+
+    fn dropped(&self, stream: TcpStream) {
+        let (_, record) = self.busy_record(&stream);
+        drop(stream);
+        (self.log)(record);
     }
 }
 
@@ -215,7 +166,7 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// The connection's transport: timeouts set and, with TLS, the handshake
 /// done within `limit` in all. A refused peer gets its log record.
-fn open(mut stream: TcpStream, config: &ServerConfig, limit: Duration) -> Result<Transport, Value> {
+fn open(stream: TcpStream, config: &ServerConfig, limit: Duration) -> Result<Transport, Value> {
     let refused = |e: &dyn std::fmt::Display| json!({"request": "handshake", "status": "refused", "error": e.to_string()});
     let timeouts = stream
         .set_read_timeout(Some(config.timeout))
@@ -227,17 +178,8 @@ fn open(mut stream: TcpStream, config: &ServerConfig, limit: Duration) -> Result
     let Some(tls_config) = &config.tls else {
         return Ok(Transport::Plain(stream));
     };
-    let mut tls = rustls::ServerConnection::new(Arc::clone(tls_config)).map_err(|e| refused(&e))?;
-    if let Err(e) = tls::handshake(&mut tls, &mut stream, limit, config.timeout) {
-        // Send the alert that tells the peer why, if there is one; writes
-        // only, briefly: nothing more is read from a refused peer.
-        let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-        while tls.wants_write() && tls.write_tls(&mut stream).is_ok() {}
-        return Err(refused(&describe(&e)));
-    }
-    Ok(Transport::Server(Box::new(rustls::StreamOwned::new(
-        tls, stream,
-    ))))
+    let tls = tls::accept(tls_config, stream, limit, config.timeout).map_err(|e| refused(&e))?;
+    Ok(Transport::Server(Box::new(tls)))
 }
 
 /// Serves one connection: its handshake, one request, one reply. Returns

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -25,6 +25,7 @@ pub mod policy;
 pub mod store;
 
 use crate::admin::session::ascii_json;
+use crate::serve::{self, peer_of, BUSY_TIMEOUT};
 use crate::tls;
 use identity::{Cert, Chain, Identity};
 use policy::{Person, Policy};
@@ -32,17 +33,7 @@ use store::{is_job_id, Meta, Store};
 
 pub use kit::ServerKit;
 
-/// Stack of each connection's thread.
-const WORKER_STACK: usize = 256 * 1024;
-
-/// The default cap on connections at once, handshakes included.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-
-/// Peers over the cap are answered by at most this many threads at once.
-const BUSY_RESPONDERS: usize = 8;
-
-/// What a peer over the cap is given, handshake and reply together.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+pub use crate::serve::DEFAULT_MAX_CONNECTIONS;
 
 /// The largest job zip accepted.
 pub const MAX_JOB_SIZE: u64 = 64 << 30;
@@ -397,22 +388,6 @@ impl Write for Counted {
 
 type Conn = Connection<StreamOwned<ServerConnection, Counted>>;
 
-/// One of a counted number of places, given back when dropped.
-struct Slot(Arc<AtomicUsize>);
-
-impl Slot {
-    fn take(counter: &Arc<AtomicUsize>) -> Slot {
-        counter.fetch_add(1, Ordering::SeqCst);
-        Slot(Arc::clone(counter))
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 type Log = Arc<dyn Fn(Value) + Send + Sync>;
 
 impl Server {
@@ -460,52 +435,19 @@ impl Server {
     where
         L: Fn(Value) + Send + Sync + 'static,
     {
-        let log: Log = Arc::new(log);
-        let active = Arc::new(AtomicUsize::new(0));
-        let busy = Arc::new(AtomicUsize::new(0));
-        for conn in self.listener.incoming() {
-            let stream = match conn {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("accept failed: {e}");
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
-                }
-            };
-            if active.load(Ordering::SeqCst) >= self.state.config.max_connections {
-                refuse_busy(stream, &self.state, &busy, &log);
-                continue;
-            }
-            let slot = Slot::take(&active);
-            let state = Arc::clone(&self.state);
-            let log = Arc::clone(&log);
-            let work = move || {
-                let _slot = slot;
-                if let Some(record) = handle(stream, &state) {
-                    log(record);
-                }
-            };
-            let worker = std::thread::Builder::new()
-                .stack_size(WORKER_STACK)
-                .spawn(work);
-            if let Err(e) = worker {
-                eprintln!("cannot start a worker: {e}");
-            }
-        }
+        let max = self.state.config.max_connections;
+        let service = Arc::new(AdminService {
+            state: self.state,
+            log: Arc::new(log),
+        });
+        serve::run(&self.listener, max, service);
     }
-}
-
-fn peer_of(stream: &TcpStream) -> String {
-    stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default()
 }
 
 /// The handshake under one deadline; the TLS stream and the peer's
 /// identity, or the refusal's log record.
 fn open(
-    mut tcp: TcpStream,
+    tcp: TcpStream,
     state: &State,
     limit: Duration,
 ) -> Result<(StreamOwned<ServerConnection, TcpStream>, Identity), Value> {
@@ -516,53 +458,58 @@ fn open(
     };
     let timeout = state.config.timeout;
     let _ = tcp.set_nodelay(true);
-    let mut conn =
-        ServerConnection::new(Arc::clone(&state.tls)).map_err(|e| refused(&e.to_string()))?;
-    if let Err(e) = tls::handshake(&mut conn, &mut tcp, limit, timeout) {
-        // Send the alert that tells the peer why, briefly, reading nothing.
-        let _ = tcp.set_write_timeout(Some(Duration::from_secs(1)));
-        while conn.wants_write() && conn.write_tls(&mut tcp).is_ok() {}
-        return Err(refused(&nvflare_hci::ErrorChain(&e).to_string()));
-    }
-    let identity = conn
+    let stream = tls::accept(&state.tls, tcp, limit, timeout).map_err(|e| refused(&e))?;
+    let identity = stream
+        .conn
         .peer_certificates()
         .and_then(|c| c.first())
         .ok_or_else(|| "no client certificate".to_owned())
         .and_then(|der| Cert::from_der(der).map(|c| c.identity))
         .map_err(|e| refused(&e))?;
-    Ok((StreamOwned::new(conn, tcp), identity))
+    Ok((stream, identity))
 }
 
-/// A peer over the cap: an NVFlare-shaped error from one of a few
-/// responders, or closed unanswered when they are all taken.
-fn refuse_busy(stream: TcpStream, state: &Arc<State>, busy: &Arc<AtomicUsize>, log: &Log) {
-    let error = format!(
-        "server busy: {} connections at once, try again later",
-        state.config.max_connections
-    );
-    let record = json!({"time": iso_time(now_secs()), "peer": peer_of(&stream),
-                        "event": "busy", "status": "refused", "error": error});
-    if busy.load(Ordering::SeqCst) >= BUSY_RESPONDERS {
-        drop(stream);
-        log(record);
-        return;
+/// What the admin server does with its connections.
+struct AdminService {
+    state: Arc<State>,
+    log: Log,
+}
+
+impl AdminService {
+    fn busy_record(&self, stream: &TcpStream) -> (String, Value) {
+        let error = format!(
+            "server busy: {} connections at once, try again later",
+            self.state.config.max_connections
+        );
+        let record = json!({"time": iso_time(now_secs()), "peer": peer_of(stream),
+                            "event": "busy", "status": "refused", "error": error});
+        (error, record)
     }
-    let slot = Slot::take(busy);
-    let (state, log) = (Arc::clone(state), Arc::clone(log));
-    let responder = std::thread::Builder::new()
-        .stack_size(WORKER_STACK)
-        .spawn(move || {
-            let _slot = slot;
-            let _ = stream.set_read_timeout(Some(BUSY_TIMEOUT));
-            let _ = stream.set_write_timeout(Some(BUSY_TIMEOUT));
-            if let Ok((tls, _)) = open(stream, &state, BUSY_TIMEOUT) {
-                let mut conn = Connection::new(tls);
-                let _ = send_reply(&mut conn, &Reply::error("error", &error));
-            }
-            log(record);
-        });
-    if let Err(e) = responder {
-        eprintln!("cannot start a responder: {e}");
+}
+
+impl serve::Service for AdminService {
+    fn serve(&self, stream: TcpStream) {
+        if let Some(record) = handle(stream, &self.state) {
+            (self.log)(record);
+        }
+    }
+
+    /// An NVFlare-shaped error reply (after the handshake).
+    fn busy(&self, stream: TcpStream) {
+        let (error, record) = self.busy_record(&stream);
+        let _ = stream.set_read_timeout(Some(BUSY_TIMEOUT));
+        let _ = stream.set_write_timeout(Some(BUSY_TIMEOUT));
+        if let Ok((tls, _)) = open(stream, &self.state, BUSY_TIMEOUT) {
+            let mut conn = Connection::new(tls);
+            let _ = send_reply(&mut conn, &Reply::error("error", &error));
+        }
+        (self.log)(record);
+    }
+
+    fn dropped(&self, stream: TcpStream) {
+        let (_, record) = self.busy_record(&stream);
+        drop(stream);
+        (self.log)(record);
     }
 }
 

@@ -2,7 +2,9 @@
 //! the binaries this package builds.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 #[allow(unused_imports)]
 pub use nvflare_hci_testkit::*;
@@ -41,4 +43,50 @@ pub fn hci_serve(
         .expect(&first)
         .to_owned();
     (server, addr, lines)
+}
+
+/// A port free on loopback now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A file of the Python helpers under `tools/tests/interop`.
+pub fn interop(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop")
+        .join(file)
+}
+
+/// `out`, after checking that its process succeeded (its output otherwise).
+pub fn checked(what: &str, out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Every file under `dir`, relative, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
 }
