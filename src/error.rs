@@ -91,7 +91,7 @@ impl fmt::Display for Direction {
 ///   ([`Error::Idle`], a clean close, an I/O error) or written ([`Error::InvalidText`],
 ///   a file that cannot be opened, a generator that fails before a block
 ///   was written), or after its last byte was read ([`Error::ChecksumMismatch`],
-///   [`Error::FooterMarker`], and an error of [`DataProcessor::finalize`](crate::DataProcessor::finalize),
+///   and an error of [`DataProcessor::finalize`](crate::DataProcessor::finalize),
 ///   such as text that is not UTF-8).
 /// - **Inside an exchange** (a limit at a header, meta that is not UTF-8, a
 ///   processor that fails in `start` or `process`, a read timeout or a

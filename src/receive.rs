@@ -144,7 +144,12 @@ impl Inbound {
         self.reporter.reset();
         self.consumed = false;
         let mut started = false;
+        // Out of step while the exchange runs, so that a processor or a
+        // progress callback that panics (and is caught) leaves no way back
+        // into the middle of the exchange.
+        self.out_of_step = Some(Arc::from("an earlier receive panicked part-way"));
         let result = self.run(receiver, processor, &mut started, &mut progress);
+        self.out_of_step = None;
         if let Err(e) = &result {
             if started {
                 processor.abort();
@@ -241,10 +246,11 @@ impl Inbound {
             let (used, decoded) = match self.decoder.decode(&self.buf[self.pos..self.filled]) {
                 Ok(step) => step,
                 Err(e) => {
-                    if let (Some(n), Error::ChecksumMismatch { .. } | Error::FooterMarker { .. }) =
-                        (footer_left, &e)
-                    {
-                        // The whole footer was taken: the exchange is over.
+                    // A checksum mismatch ends a complete exchange: the whole
+                    // footer was taken. A bad end marker is not that: the
+                    // sizes did not fit the bytes, so where the exchange
+                    // ends is unknown, and receiving is out of step.
+                    if let (Some(n), Error::ChecksumMismatch { .. }) = (footer_left, &e) {
                         self.pos += n;
                         self.consumed = true;
                     }

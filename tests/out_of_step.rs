@@ -212,23 +212,52 @@ fn a_checksum_mismatch_consumes_the_footer_and_stays_in_step() {
     let mut wire = binary_wire(b"m", &random_bytes(20_000, 4));
     *wire.last_mut().unwrap() ^= 1;
     wire.extend(NEXT);
-    let mut bad_marker = binary_wire(b"m", b"body");
-    let at = bad_marker.len() - 8;
-    bad_marker[at] = 1;
-    bad_marker.extend(NEXT);
-    for wire in [wire, bad_marker] {
-        let (mut conn, _peer) = after(&wire);
-        let err = conn.receive().unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::ChecksumMismatch { .. } | Error::FooterMarker { .. }
-            ),
-            "{err:?}"
-        );
-        assert!(conn.is_usable());
-        assert_eq!(conn.receive().unwrap().as_text(), Some("next"));
+    let (mut conn, _peer) = after(&wire);
+    let err = conn.receive().unwrap_err();
+    assert!(matches!(err, Error::ChecksumMismatch { .. }), "{err:?}");
+    assert!(conn.is_usable());
+    assert_eq!(conn.receive().unwrap().as_text(), Some("next"));
+}
+
+#[test]
+fn a_bad_footer_marker_puts_receiving_out_of_step() {
+    // A body one byte longer than announced: its last byte lands in the
+    // end marker, and where the exchange ends is unknown.
+    let mut wire = header_only(1, 4);
+    wire.extend(b"m");
+    wire.extend(b"body!");
+    wire.extend(0u32.to_be_bytes());
+    wire.extend(crc32fast::hash(b"body").to_be_bytes());
+    wire.extend(NEXT);
+    let (mut conn, peer) = after(&wire);
+    let err = conn.receive().unwrap_err();
+    assert!(matches!(err, Error::FooterMarker { .. }), "{err:?}");
+    check_receive_refused(conn, peer, &chain(&err));
+}
+
+#[test]
+fn a_processor_that_panics_leaves_receiving_out_of_step() {
+    struct Panics;
+    impl DataProcessor for Panics {
+        type Output = ();
+        fn start(&mut self, _: &Start<'_>) -> nvflare_hci::Result<()> {
+            Ok(())
+        }
+        fn process(&mut self, _: &[u8], _: ContentType) -> nvflare_hci::Result<()> {
+            panic!("a processor's bug")
+        }
+        fn finalize(&mut self, _: &End) -> nvflare_hci::Result<()> {
+            Ok(())
+        }
     }
+    let mut wire = binary_wire(b"m", &random_bytes(100_000, 5));
+    wire.extend(NEXT);
+    let (mut conn, peer) = after(&wire);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        conn.receive_and_parse(&mut Panics)
+    }));
+    assert!(caught.is_err(), "the processor panicked");
+    check_receive_refused(conn, peer, "an earlier receive panicked part-way");
 }
 
 #[test]

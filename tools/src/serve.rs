@@ -3,10 +3,11 @@
 //! silent peer delays nobody; a cap on connections at once, handshakes
 //! included; and a bounded answer to peers past the cap.
 
+use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Stack of each connection's thread: enough for the exchange code and a
 /// TLS handshake, small enough that thousands of idle connections cost little.
@@ -91,6 +92,23 @@ pub fn run<S: Service>(listener: &TcpListener, max_connections: usize, service: 
             spawn(Slot::take(&busy), move || service.busy(stream));
         } else {
             service.dropped(stream);
+        }
+    }
+}
+
+/// Shuts down the sending side of `tcp` and drains, for at most `limit`,
+/// what the peer still sends: closing with unread input would reset the
+/// connection, and could destroy a reply before the peer reads it.
+pub fn linger(tcp: &TcpStream, limit: Duration) {
+    let _ = tcp.shutdown(std::net::Shutdown::Write);
+    let _ = tcp.set_read_timeout(Some(Duration::from_millis(200)));
+    let deadline = Instant::now() + limit;
+    let mut sink = [0u8; 64 * 1024];
+    let mut tcp = tcp;
+    while Instant::now() < deadline {
+        match tcp.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
         }
     }
 }

@@ -18,6 +18,7 @@ use common::{checked, files_under, free_port, interop};
 use nvflare_hci::GenerateDataFromFile;
 use nvflare_hci_tools::admin::session::{Kit, Session, Target};
 use nvflare_hci_tools::jobs;
+use rustls::{ClientConnection, StreamOwned};
 use serde_json::{json, Value};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_nvflare-admin-server");
@@ -620,17 +621,27 @@ fn status_of(reply: &Value) -> (String, String) {
     (status, error)
 }
 
-/// A TLS client with `kit`'s certificate that uploads a binary exchange
-/// announcing `announced` body bytes, sends `sent`, and hangs up.
-fn truncated_upload(poc: &Poc, port: u16, user: &str, announced: u64, sent: usize) {
-    use std::io::Write as _;
+/// A connection of `user`, logged in, that has sent the header of a
+/// `submit_job` announcing `announced` bytes and `sent` bytes of its body
+/// (`token`: whether the request carries the session's token). The caller
+/// holds it, or drops it to cut the upload off.
+fn partial_upload(
+    poc: &Poc,
+    port: u16,
+    user: &str,
+    token: bool,
+    announced: u64,
+    sent: usize,
+) -> StreamOwned<ClientConnection, TcpStream> {
+    let session = rust_session(poc, user, port).unwrap();
     let kit = Kit::load(&poc.admin(user)).unwrap();
     let config = nvflare_hci_tools::admin::session::tls_config(&kit).unwrap();
     let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut tls =
         nvflare_hci_tools::tls::client_stream(&config, "localhost", tcp, Duration::from_secs(10))
             .unwrap();
-    let meta = nvflare_hci_tools::admin::session::request("submit_job crash-job", None);
+    let token = token.then(|| session.token());
+    let meta = nvflare_hci_tools::admin::session::request("submit_job cut", token);
     let mut head = vec![1u8];
     head.extend_from_slice(&(meta.len() as u32).to_be_bytes());
     head.extend_from_slice(&announced.to_be_bytes());
@@ -639,6 +650,12 @@ fn truncated_upload(poc: &Poc, port: u16, user: &str, announced: u64, sent: usiz
     tls.write_all(&vec![7u8; sent]).unwrap();
     tls.flush().unwrap();
     std::thread::sleep(Duration::from_millis(300));
+    tls
+}
+
+/// An upload cut off midway.
+fn truncated_upload(poc: &Poc, port: u16, user: &str, announced: u64, sent: usize) {
+    drop(partial_upload(poc, port, user, true, announced, sent));
 }
 
 #[test]
@@ -797,6 +814,29 @@ fn downloads_serve_only_their_own_files() {
     );
     assert!(got.is_err());
     assert!(common::entries(&poc.store().join(".transfer")).is_empty());
+
+    // Downloads started and never finished: a session keeps its newest
+    // four staged, the oldest dropped first.
+    let txs: Vec<String> = (0..6)
+        .map(|_| {
+            let reply = session.command(&format!("download_job {id}")).unwrap();
+            reply.json["meta"]["tx_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let staged = common::entries(&poc.store().join(".transfer"));
+    assert_eq!(staged.len(), 4, "{staged:?}");
+    let oldest = session.download(
+        &format!("download_job_file {} {id} meta.json", txs[0]),
+        &out,
+        &out.join("oldest"),
+    );
+    assert!(oldest.is_err(), "the oldest transfer was dropped");
+    let newest = session.download(
+        &format!("download_job_file {} {id} meta.json", txs[5]),
+        &out,
+        &out.join("newest"),
+    );
+    assert!(newest.is_ok(), "{newest:?}");
 }
 
 /// A TCP peer that never sends a byte.
@@ -1065,27 +1105,37 @@ fn the_store_survives_a_restart_and_signals_stop_the_server() {
 /// Starts an upload of 100 MiB, sends 2 MiB, and runs `during` while the
 /// connection is held.
 fn truncated_upload_held(poc: &Poc, port: u16, during: impl FnOnce(&Poc)) {
-    let kit = Kit::load(&poc.admin("admin@nvidia.com")).unwrap();
-    let config = nvflare_hci_tools::admin::session::tls_config(&kit).unwrap();
-    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut tls =
-        nvflare_hci_tools::tls::client_stream(&config, "localhost", tcp, Duration::from_secs(10))
-            .unwrap();
-    let meta = nvflare_hci_tools::admin::session::request("submit_job cut", None);
-    let mut head = vec![1u8];
-    head.extend_from_slice(&(meta.len() as u32).to_be_bytes());
-    head.extend_from_slice(&(100u64 << 20).to_be_bytes());
-    head.extend_from_slice(meta.as_bytes());
-    tls.write_all(&head).unwrap();
-    tls.write_all(&vec![1u8; 2 << 20]).unwrap();
-    tls.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let _held = partial_upload(poc, port, "admin@nvidia.com", true, 100 << 20, 2 << 20);
     let spooling = common::entries(&poc.store().join(".tmp"));
     assert!(
         !spooling.is_empty(),
         "the upload is spooled in the store's .tmp"
     );
     during(poc);
+}
+
+#[test]
+fn uploads_without_the_right_are_refused_before_a_byte_is_stored() {
+    let poc = Poc::new();
+    let server = Server::start(&poc, &[]);
+    let port = server.port();
+    // A member (no right to submit) with a live session, and an admin
+    // whose request carries no token: each announces 100 MiB and sends 2.
+    for (user, token, status) in [
+        ("member@nvidia.com", true, "not_authorized"),
+        ("admin@nvidia.com", false, "error"),
+    ] {
+        let held = partial_upload(&poc, port, user, token, 100 << 20, 2 << 20);
+        assert!(
+            common::entries(&poc.store().join(".tmp")).is_empty(),
+            "{user}: nothing of the refused upload is spooled"
+        );
+        // The refusal comes back at once, the body unread.
+        let reply = nvflare_hci::Connection::new(held).receive().unwrap();
+        let reply: Value = serde_json::from_str(reply.as_text().unwrap()).unwrap();
+        assert_eq!(status_of(&reply).0, status, "{user}: {reply}");
+    }
+    assert!(jobs_in_store(&poc).is_empty());
 }
 
 #[test]

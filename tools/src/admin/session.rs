@@ -268,6 +268,11 @@ pub struct Session {
 }
 
 impl Session {
+    /// The session's token, sent with every request.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// Logs in as the kit's user (`_cert_login <username>`).
     pub fn login(kit: &Kit, target: Target) -> Result<Session, AdminError> {
         let config = tls_config(kit)?;

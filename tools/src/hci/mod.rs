@@ -213,16 +213,7 @@ fn error_reply(conn: &mut ServerConn, request: &str, error: String) -> Value {
 /// connection and could destroy the reply before the client reads it.
 fn linger(transport: &mut Transport, limit: Duration) {
     transport.shutdown_write();
-    let mut tcp = transport.tcp();
-    let _ = tcp.set_read_timeout(Some(Duration::from_millis(200)));
-    let deadline = Instant::now() + limit;
-    let mut sink = [0u8; 64 * 1024];
-    while Instant::now() < deadline {
-        match tcp.read(&mut sink) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
+    serve::linger(transport.tcp(), limit);
 }
 
 fn serve_request(mut conn: ServerConn, config: &ServerConfig) -> Value {

@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use nvflare_hci::{Connection, Exchange, Limits, MsgDataProcessor};
+use nvflare_hci::{
+    Connection, ContentType, DataProcessor, End, Exchange, Limits, MsgDataProcessor, Start,
+};
 use rustls::{ServerConnection, StreamOwned};
 use serde_json::{json, Map, Value};
 
@@ -34,6 +36,13 @@ use store::{is_job_id, Meta, Store};
 pub use kit::ServerKit;
 
 pub use crate::serve::DEFAULT_MAX_CONNECTIONS;
+
+/// How long a reply waits, at most, for the rest of a request it did not
+/// read before the connection closes.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Downloads a session may have staged at once.
+const MAX_TRANSFERS: usize = 4;
 
 /// The largest job zip accepted.
 pub const MAX_JOB_SIZE: u64 = 64 << 30;
@@ -501,7 +510,12 @@ impl serve::Service for AdminService {
         let _ = stream.set_write_timeout(Some(BUSY_TIMEOUT));
         if let Ok((tls, _)) = open(stream, &self.state, BUSY_TIMEOUT) {
             let mut conn = Connection::new(tls);
-            let _ = send_reply(&mut conn, &Reply::error("error", &error));
+            if send_reply(&mut conn, &Reply::error("error", &error)).is_ok() {
+                let stream = conn.get_mut();
+                stream.conn.send_close_notify();
+                let _ = stream.conn.complete_io(&mut stream.sock);
+                serve::linger(&stream.sock, BUSY_TIMEOUT);
+            }
         }
         (self.log)(record);
     }
@@ -566,8 +580,18 @@ fn handle(tcp: TcpStream, state: &Arc<State>) -> Option<Value> {
         started,
         error: None,
     };
-    let received = conn.receive_and_parse(&mut MsgDataProcessor::in_dir(state.store.spool()));
+    let mut gate = Gate {
+        state,
+        identity: &identity,
+        spool: MsgDataProcessor::in_dir(state.store.spool()),
+        refusal: None,
+    };
+    let received = conn.receive_and_parse(&mut gate);
     let reply = match received {
+        Err(_) if gate.refusal.is_some() => {
+            audit.command = "upload".into();
+            gate.refusal.take().unwrap_or_else(Reply::new)
+        }
         // A peer that connects and leaves: nothing to log but the fact.
         Err(e) if e.is_clean_close() => {
             audit.status = "no request".into();
@@ -603,10 +627,56 @@ fn handle(tcp: TcpStream, state: &Arc<State>) -> Option<Value> {
         audit.status = "error".into();
         audit.error = Some(e);
     }
+    let unread = !conn.can_receive();
     let stream = conn.get_mut();
     stream.conn.send_close_notify();
     let _ = stream.conn.complete_io(&mut stream.sock);
+    if unread {
+        // The request was not read whole: closing now would reset the
+        // connection and could destroy the reply before the client reads it.
+        serve::linger(&stream.sock.tcp, LINGER);
+    }
     Some(audit.record())
+}
+
+/// The default processor, behind a gate: a body is spooled only once its
+/// meta shows a session of this certificate with the right to submit, so
+/// that nobody else's upload takes a byte of disk. A refusal stops the
+/// exchange at its header and is kept for the reply.
+struct Gate<'a> {
+    state: &'a State,
+    identity: &'a Identity,
+    spool: MsgDataProcessor,
+    refusal: Option<Reply>,
+}
+
+impl DataProcessor for Gate<'_> {
+    type Output = Exchange;
+
+    fn start(&mut self, start: &Start<'_>) -> nvflare_hci::Result<()> {
+        if start.content_type() == ContentType::Binary {
+            if let Err(reply) = self.state.admit_upload(self.identity, start.meta()) {
+                self.refusal = Some(reply);
+                return Err(nvflare_hci::Error::Processor(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "upload refused at its header",
+                )));
+            }
+        }
+        self.spool.start(start)
+    }
+
+    fn process(&mut self, data: &[u8], content_type: ContentType) -> nvflare_hci::Result<()> {
+        self.spool.process(data, content_type)
+    }
+
+    fn finalize(&mut self, end: &End) -> nvflare_hci::Result<Exchange> {
+        self.spool.finalize(end)
+    }
+
+    fn abort(&mut self) {
+        self.spool.abort()
+    }
 }
 
 /// The command as logged: at most 200 characters.
@@ -629,6 +699,16 @@ fn parse_request(text: &str) -> Result<(String, Option<String>), String> {
     };
     let command = find("command").ok_or("the request has no command")?;
     Ok((command, find("token")))
+}
+
+/// NVFlare's refusal of a right: status `not_authorized`.
+fn not_authorized(user: &Person, right: &str) -> Reply {
+    let err = format!("user '{}' is not authorized for '{right}'", user.name);
+    Reply::error("not_authorized", &format!("Authorization Error: {err}")).meta(
+        "not_authorized",
+        &err,
+        json!({}),
+    )
 }
 
 fn person(identity: &Identity) -> Person {
@@ -759,6 +839,28 @@ impl State {
         ))
     }
 
+    /// Whether a request with a body (`meta`) may be spooled: only
+    /// `submit_job`, from a live session of this certificate, by a user
+    /// with the right to submit.
+    fn admit_upload(&self, identity: &Identity, meta: &str) -> Result<(), Reply> {
+        let (line, token) = parse_request(meta).map_err(|e| Reply::error("syntax_error", &e))?;
+        let args = split_args(&line);
+        let command = args.first().map(String::as_str).unwrap_or_default();
+        if command != "submit_job" && command != "job_mgmt.submit_job" {
+            return Err(Reply::error(
+                "syntax_error",
+                &format!("{} takes no file", shown(command)),
+            ));
+        }
+        let token = token.ok_or_else(|| Reply::error("error", "not authenticated - no token"))?;
+        self.authenticate(identity, &token)?;
+        let user = person(identity);
+        if !self.policy.allows("submit_job", &user, &Person::default()) {
+            return Err(not_authorized(&user, "submit_job"));
+        }
+        Ok(())
+    }
+
     /// The session of `token`, alive and bound to this certificate, is
     /// refreshed; anything else is refused.
     fn authenticate(&self, identity: &Identity, token: &str) -> Result<(), Reply> {
@@ -831,12 +933,7 @@ impl State {
     ) -> Reply {
         let user = person(identity);
         if !self.policy.allows("submit_job", &user, &Person::default()) {
-            let err = format!("user '{}' is not authorized for 'submit_job'", user.name);
-            return Reply::error("not_authorized", &format!("Authorization Error: {err}")).meta(
-                "not_authorized",
-                &err,
-                json!({}),
-            );
+            return not_authorized(&user, "submit_job");
         }
         let (Some(folder), Some(body)) = (args.get(1), body) else {
             return Reply::error(
@@ -1106,14 +1203,23 @@ impl State {
     }
 
     fn download(&self, token: &str, id: &str, meta: &Meta) -> Reply {
-        // Transfers never finished are dropped after the session timeout.
+        // Transfers never finished are dropped after the session timeout,
+        // and a session keeps at most MAX_TRANSFERS open: its oldest goes
+        // first. Staged files never pile up on the disk.
         let stale: Vec<Transfer> = {
             let mut transfers = self.lock_transfers();
-            let old: Vec<String> = transfers
+            let mut old: Vec<String> = transfers
                 .iter()
                 .filter(|(_, t)| t.created.elapsed() > self.config.session_timeout)
                 .map(|(k, _)| k.clone())
                 .collect();
+            let mut mine: Vec<(&String, &Transfer)> = transfers
+                .iter()
+                .filter(|(k, t)| t.token == token && !old.contains(k))
+                .collect();
+            mine.sort_by_key(|(_, t)| t.created);
+            let over = (mine.len() + 1).saturating_sub(MAX_TRANSFERS);
+            old.extend(mine.into_iter().take(over).map(|(k, _)| k.clone()));
             old.iter().filter_map(|k| transfers.remove(k)).collect()
         };
         for t in stale {

@@ -97,10 +97,18 @@ fn main() -> ExitCode {
         })
     });
     // A signal ends the process at once: nothing in the store is partial
-    // (jobs appear by rename), and uploads in flight live in the store's
-    // `.tmp/`, emptied here and at the next start.
+    // (jobs appear by rename). The spools of uploads in flight, files in the
+    // store's `.tmp/`, go now; the folders where jobs are being built stay
+    // for the next start to clear, as a worker may be renaming one into
+    // place this very moment.
     let _ = signals.forever().next();
-    let _ = std::fs::remove_dir_all(cli.store.join(".tmp"));
+    if let Ok(entries) = std::fs::read_dir(cli.store.join(".tmp")) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
     let _ = std::fs::remove_dir_all(cli.store.join(".transfer"));
     ExitCode::SUCCESS
 }
