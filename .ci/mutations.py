@@ -251,6 +251,10 @@ M = [
   "            let over = (mine.len() + 1).saturating_sub(MAX_TRANSFERS);",
   "            let over = 0;",
   ["admin_server"]),
+ ("M62 a panic part-way leaves sending in step", "src/send.rs",
+  "        self.out_of_step = Some(Arc::from(\"an earlier send panicked part-way\"));\n",
+  "",
+  ["out_of_step"]),
 ]
 only = sys.argv[1:]
 for name, path, old, new, tests in M:

@@ -39,7 +39,8 @@ use crate::send::{DataGenerator, Outbound, Sender};
 /// close, an idle timeout, a checksum mismatch once the footer is read, a
 /// processor that fails in `finalize`, text that cannot be sent) leaves the
 /// connection usable. An error inside an exchange (a limit at a header, a
-/// timeout or a processor failure mid-body, a send that fails after its
+/// bad footer marker, a timeout or a processor failure mid-body, a
+/// processor or progress callback that panics, a send that fails after its
 /// header went out) leaves that direction out of step: every later call in
 /// that direction fails at once with [`Error::OutOfStep`](crate::Error::OutOfStep),
 /// naming the first error, and neither reads nor writes. The other

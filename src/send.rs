@@ -229,9 +229,7 @@ impl Outbound {
         meta: &str,
         mut progress: Scoped<'_>,
     ) -> Result<u64> {
-        self.check_in_step()?;
-        let sent = self.binary(sender, generator, meta, &mut progress);
-        self.end(sent)
+        self.guarded(|this| this.binary(sender, generator, meta, &mut progress))
     }
 
     pub(crate) fn send_binary_file<S: Sender + ?Sized>(
@@ -251,9 +249,7 @@ impl Outbound {
         sender: &mut S,
         text: &str,
     ) -> Result<()> {
-        self.check_in_step()?;
-        let sent = self.text(sender, text, &mut None);
-        self.end(sent)
+        self.guarded(|this| this.text(sender, text, &mut None))
     }
 
     pub(crate) fn send_lines<S, I>(&mut self, sender: &mut S, lines: I) -> Result<()>
@@ -262,9 +258,7 @@ impl Outbound {
         I: IntoIterator,
         I::Item: AsRef<str>,
     {
-        self.check_in_step()?;
-        let sent = self.lines(sender, lines, &mut None);
-        self.end(sent)
+        self.guarded(|this| this.lines(sender, lines, &mut None))
     }
 
     /// Before an exchange: refuses when out of step, else starts afresh.
@@ -280,9 +274,20 @@ impl Outbound {
         Ok(())
     }
 
+    /// Sends one exchange with `send`, when in step. Out of step while it
+    /// runs, so that a body source or progress callback that panics (and
+    /// is caught) leaves no way to write into the middle of the exchange.
+    fn guarded<T>(&mut self, send: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.check_in_step()?;
+        self.out_of_step = Some(Arc::from("an earlier send panicked part-way"));
+        let sent = send(self);
+        self.end(sent)
+    }
+
     /// After an exchange: an error once bytes went out leaves the peer in
     /// the middle of an exchange.
     fn end<T>(&mut self, sent: Result<T>) -> Result<T> {
+        self.out_of_step = None;
         if let Err(e) = &sent {
             if self.wrote {
                 self.out_of_step = Some(ErrorChain(e).to_string().into());

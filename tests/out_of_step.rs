@@ -361,6 +361,41 @@ fn drain(mut peer: TcpStream) -> thread::JoinHandle<Vec<u8>> {
 }
 
 #[test]
+fn a_body_source_that_panics_leaves_sending_out_of_step() {
+    struct PanicsAfter(FailsAfter);
+    impl DataGenerator for PanicsAfter {
+        fn data_size(&self) -> u64 {
+            self.0.data_size()
+        }
+        fn generate(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.generate(buf) {
+                Err(_) => panic!("a body source's bug"),
+                ok => ok,
+            }
+        }
+    }
+    let (peer, server) = tcp_pair();
+    let received = drain(peer);
+    let mut conn = Connection::new(server).send_block_size(64 * 1024);
+    let body = PanicsAfter(FailsAfter(RandomBody::new(4 << 20, 6), 600 << 10, 0));
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        conn.send_binary_data(body, "upload")
+    }));
+    assert!(caught.is_err(), "the body source panicked");
+    assert!(!conn.can_send() && conn.can_receive());
+    match conn.send_text("after the panic") {
+        Err(Error::OutOfStep {
+            direction: Direction::Send,
+            earlier,
+        }) => assert_eq!(&*earlier, "an earlier send panicked part-way"),
+        other => panic!("{other:?}"),
+    }
+    drop(conn);
+    let got = received.join().unwrap();
+    assert!(!got.windows(5).any(|w| w == b"after"));
+}
+
+#[test]
 fn a_body_failing_after_the_header_puts_sending_out_of_step() {
     let (peer, server) = tcp_pair();
     let received = drain(peer);
