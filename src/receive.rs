@@ -55,6 +55,10 @@ pub(crate) struct Inbound {
     consumed: bool,
     /// Set by an error inside an exchange: the earlier error, in words.
     out_of_step: Option<Arc<str>>,
+    /// Set while an exchange is being received: still set at the next call
+    /// only if a processor or progress callback panicked part-way (and the
+    /// panic was caught), which leaves the stream in the exchange's middle.
+    running: bool,
 }
 
 impl fmt::Debug for Inbound {
@@ -83,6 +87,7 @@ impl Inbound {
             reporter: Reporter::default(),
             consumed: false,
             out_of_step: None,
+            running: false,
         }
     }
 
@@ -109,7 +114,7 @@ impl Inbound {
 
     /// False once an error stopped an exchange in the middle.
     pub(crate) fn is_usable(&self) -> bool {
-        self.out_of_step.is_none()
+        self.out_of_step.is_none() && !self.running
     }
 
     pub(crate) fn buffered(&self) -> &[u8] {
@@ -134,6 +139,10 @@ impl Inbound {
         R: Receiver + ?Sized,
         P: DataProcessor + ?Sized,
     {
+        if self.running {
+            self.running = false;
+            self.out_of_step = Some(Arc::from("an earlier receive panicked part-way"));
+        }
         if let Some(earlier) = &self.out_of_step {
             return Err(Error::OutOfStep {
                 direction: Direction::Receive,
@@ -144,12 +153,9 @@ impl Inbound {
         self.reporter.reset();
         self.consumed = false;
         let mut started = false;
-        // Out of step while the exchange runs, so that a processor or a
-        // progress callback that panics (and is caught) leaves no way back
-        // into the middle of the exchange.
-        self.out_of_step = Some(Arc::from("an earlier receive panicked part-way"));
+        self.running = true;
         let result = self.run(receiver, processor, &mut started, &mut progress);
-        self.out_of_step = None;
+        self.running = false;
         if let Err(e) = &result {
             if started {
                 processor.abort();

@@ -180,6 +180,10 @@ pub(crate) struct Outbound {
     wrote: bool,
     /// Set by an error inside an exchange: the earlier error, in words.
     out_of_step: Option<Arc<str>>,
+    /// Set while an exchange is being sent: still set at the next call only
+    /// if a body source or progress callback panicked part-way (and the
+    /// panic was caught), which leaves the peer in the exchange's middle.
+    running: bool,
 }
 
 impl fmt::Debug for Outbound {
@@ -201,6 +205,7 @@ impl Outbound {
             reporter: Reporter::default(),
             wrote: false,
             out_of_step: None,
+            running: false,
         }
     }
 
@@ -215,7 +220,7 @@ impl Outbound {
 
     /// False once an error stopped an exchange in the middle.
     pub(crate) fn is_usable(&self) -> bool {
-        self.out_of_step.is_none()
+        self.out_of_step.is_none() && !self.running
     }
 
     // The exchanges, as documented on `ExchangeSender`. Each gives a grown
@@ -263,6 +268,10 @@ impl Outbound {
 
     /// Before an exchange: refuses when out of step, else starts afresh.
     fn check_in_step(&mut self) -> Result<()> {
+        if self.running {
+            self.running = false;
+            self.out_of_step = Some(Arc::from("an earlier send panicked part-way"));
+        }
         if let Some(earlier) = &self.out_of_step {
             return Err(Error::OutOfStep {
                 direction: Direction::Send,
@@ -274,20 +283,19 @@ impl Outbound {
         Ok(())
     }
 
-    /// Sends one exchange with `send`, when in step. Out of step while it
-    /// runs, so that a body source or progress callback that panics (and
-    /// is caught) leaves no way to write into the middle of the exchange.
+    /// Sends one exchange with `send`, when in step; marked as running
+    /// meanwhile (see `running`).
     fn guarded<T>(&mut self, send: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         self.check_in_step()?;
-        self.out_of_step = Some(Arc::from("an earlier send panicked part-way"));
+        self.running = true;
         let sent = send(self);
+        self.running = false;
         self.end(sent)
     }
 
     /// After an exchange: an error once bytes went out leaves the peer in
     /// the middle of an exchange.
     fn end<T>(&mut self, sent: Result<T>) -> Result<T> {
-        self.out_of_step = None;
         if let Err(e) = &sent {
             if self.wrote {
                 self.out_of_step = Some(ErrorChain(e).to_string().into());
