@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod hci;
 pub mod jobs;
+pub mod kit;
 pub mod serve;
 pub mod server;
 pub mod tls;

@@ -15,33 +15,8 @@ use std::time::{Duration, Instant};
 
 use common::python::admin_python;
 use common::tls::Pki;
-use common::{checked, files_under, free_port, interop};
+use common::{checked, files_under, free_port, interop, prepare};
 use serde_json::Value;
-
-/// `nvflare poc prepare` into `workspace`, with `project` when given. The
-/// CLI runs as a module: the venv's scripts name the folder it was built in.
-fn prepare(python: &Path, workspace: &Path, project: Option<&Path>) {
-    let mut cmd = Command::new(python);
-    cmd.args([
-        "-c",
-        "import sys; from nvflare.cli import main; sys.exit(main())",
-    ])
-    .args(["poc", "prepare", "-n", "1"])
-    .env("NVFLARE_POC_WORKSPACE", workspace);
-    if let Some(p) = project {
-        cmd.arg("-i").arg(p);
-    }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // It may ask before replacing a workspace.
-    use std::io::Write;
-    let _ = child.stdin.take().unwrap().write_all(b"y\n");
-    checked("nvflare poc prepare", child.wait_with_output().unwrap());
-}
 
 /// The server process, stopped by its PID when dropped.
 struct Server {

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::python::admin_python;
-use common::{checked, files_under, free_port, interop};
+use common::{checked, files_under, free_port, interop, prepare};
 use nvflare_hci::GenerateDataFromFile;
 use nvflare_hci_tools::admin::session::{Kit, Session, Target};
 use nvflare_hci_tools::jobs;
@@ -79,21 +79,7 @@ impl Poc {
         let file = root.join("project.yml");
         std::fs::write(&file, project).unwrap();
         let ws = root.join("ws");
-        let mut child = Command::new(admin_python())
-            .args([
-                "-c",
-                "import sys; from nvflare.cli import main; sys.exit(main())",
-            ])
-            .args(["poc", "prepare", "-n", "1", "-i"])
-            .arg(&file)
-            .env("NVFLARE_POC_WORKSPACE", &ws)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let _ = child.stdin.take().unwrap().write_all(b"y\n");
-        checked("nvflare poc prepare", child.wait_with_output().unwrap());
+        prepare(admin_python(), &ws, Some(&file));
         let prod = ws.join("example_project").join("prod_00");
         Poc {
             _dir: dir,

@@ -424,10 +424,7 @@ fn client_keys_in_pkcs1_and_sec1_are_accepted() {
     let work = tempfile::tempdir().unwrap();
     let pki = Pki::new(&work.path().join("pki"), "hci CA");
     let out = std::process::Command::new(common::python::python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/interop/keys.py"
-        ))
+        .arg(common::interop("keys.py"))
         .arg(&pki.dir)
         .output()
         .unwrap();

@@ -76,16 +76,8 @@ pub struct Kit {
 impl Kit {
     /// Reads the kit at `path`: the startup folder, or the folder above it.
     pub fn load(path: &Path) -> Result<Kit, AdminError> {
-        let startup = if path.join("fed_admin.json").is_file() {
-            path.to_path_buf()
-        } else if path.join("startup").join("fed_admin.json").is_file() {
-            path.join("startup")
-        } else {
-            return Err(AdminError::Kit(format!(
-                "no fed_admin.json in {} or its startup folder",
-                path.display()
-            )));
-        };
+        let startup =
+            crate::kit::startup_folder(path, "fed_admin.json").map_err(AdminError::Kit)?;
         let file = startup.join("fed_admin.json");
         let text = std::fs::read_to_string(&file)
             .map_err(|e| AdminError::Kit(format!("{}: {e}", file.display())))?;

@@ -25,16 +25,7 @@ pub struct ServerKit {
 impl ServerKit {
     /// Reads the kit at `path`: the startup folder, or the folder above it.
     pub fn load(path: &Path) -> Result<ServerKit, String> {
-        let startup = if path.join("fed_server.json").is_file() {
-            path.to_path_buf()
-        } else if path.join("startup").join("fed_server.json").is_file() {
-            path.join("startup")
-        } else {
-            return Err(format!(
-                "no fed_server.json in {} or its startup folder",
-                path.display()
-            ));
-        };
+        let startup = crate::kit::startup_folder(path, "fed_server.json")?;
         let file = startup.join("fed_server.json");
         let text =
             std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;

@@ -90,3 +90,28 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// `nvflare poc prepare` into `workspace`, with `project` when given. The
+/// CLI runs as a module: the venv's scripts name the folder it was built in.
+pub fn prepare(python: &Path, workspace: &Path, project: Option<&Path>) {
+    let mut cmd = std::process::Command::new(python);
+    cmd.args([
+        "-c",
+        "import sys; from nvflare.cli import main; sys.exit(main())",
+    ])
+    .args(["poc", "prepare", "-n", "1"])
+    .env("NVFLARE_POC_WORKSPACE", workspace);
+    if let Some(p) = project {
+        cmd.arg("-i").arg(p);
+    }
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It may ask before replacing a workspace.
+    use std::io::Write;
+    let _ = child.stdin.take().unwrap().write_all(b"y\n");
+    checked("nvflare poc prepare", child.wait_with_output().unwrap());
+}
