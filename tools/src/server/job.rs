@@ -3,10 +3,20 @@
 //! verified at submit: every folder signed by a certificate that chains to
 //! the root CA, every file and subfolder listed and verified. Files are
 //! hashed as they are read from the zip, never held in memory.
+//!
+//! Before any entry is read, the zip's layout is checked, so that the
+//! work for an upload is bounded by a constant times its size: at most
+//! [`MAX_ZIP_ENTRIES`] entries in a central directory of at most
+//! [`MAX_ZIP_DIRECTORY`] bytes (checked before the directory is parsed),
+//! no two entries sharing bytes, each local header naming its entry as the
+//! central directory does, and declared sizes that fit. As entries are
+//! read, each must produce exactly the bytes it declares, and all of them
+//! together at most [`MAX_JOB_SIZE`]. The job's `meta.json` is bounded in
+//! size, values and depth, and so are the signature files.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use base64::Engine;
@@ -18,12 +28,145 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::identity::{Cert, Chain};
+use super::limits::{
+    MAX_JOB_SIZE, MAX_META_DEPTH, MAX_META_SIZE, MAX_META_VALUES, MAX_ZIP_DIRECTORY,
+    MAX_ZIP_ENTRIES, SIGNATURE_BYTES_PER_ENTRY,
+};
 use crate::jobs::{SIG_FILE, SUBMITTER_CRT};
 
 type Archive = zip::ZipArchive<BufReader<File>>;
 
-/// The largest `meta.json` and signature file read into memory.
-const MAX_SMALL_FILE: u64 = 16 << 20;
+/// The largest submitter certificate read into memory.
+const MAX_CERT_SIZE: u64 = 64 << 10;
+
+fn u16_at(b: &[u8], at: usize) -> u64 {
+    u64::from(u16::from_le_bytes([b[at], b[at + 1]]))
+}
+
+fn u32_at(b: &[u8], at: usize) -> u64 {
+    u64::from(u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut v = [0u8; 8];
+    v.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(v)
+}
+
+/// The zip's entry count and central directory size, from its end records
+/// (zip64 too), read before the directory itself is parsed.
+fn directory_size(file: &mut File) -> Result<(u64, u64), String> {
+    const EOCD: &[u8] = b"PK\x05\x06";
+    const LOCATOR: &[u8] = b"PK\x06\x07";
+    const EOCD64: &[u8] = b"PK\x06\x06";
+    let bad = |e: io::Error| format!("bad zip: {e}");
+    let len = file.metadata().map_err(bad)?.len();
+    let tail_len = len.min(22 + 0xFFFF);
+    let mut tail = vec![0u8; tail_len as usize];
+    file.seek(SeekFrom::Start(len - tail_len)).map_err(bad)?;
+    file.read_exact(&mut tail).map_err(bad)?;
+    let at = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| &tail[i..i + 4] == EOCD && i + 22 + u16_at(&tail, i + 20) as usize == tail.len())
+        .ok_or("bad zip: no end of central directory")?;
+    let (mut entries, mut size) = (u16_at(&tail, at + 10), u32_at(&tail, at + 12));
+    let offset = u32_at(&tail, at + 16);
+    if entries == 0xFFFF || size == 0xFFFF_FFFF || offset == 0xFFFF_FFFF {
+        let locator = at
+            .checked_sub(20)
+            .filter(|&l| &tail[l..l + 4] == LOCATOR)
+            .ok_or("bad zip: no zip64 end of central directory locator")?;
+        let mut record = [0u8; 56];
+        file.seek(SeekFrom::Start(u64_at(&tail, locator + 8)))
+            .map_err(bad)?;
+        file.read_exact(&mut record).map_err(bad)?;
+        if &record[..4] != EOCD64 {
+            return Err("bad zip: no zip64 end of central directory".into());
+        }
+        entries = u64_at(&record, 32);
+        size = u64_at(&record, 40);
+    }
+    Ok((entries, size))
+}
+
+/// The layout: entries that share no byte, local headers that name their
+/// entries as the central directory does, declared sizes that fit.
+fn check_layout(archive: &mut Archive, file: &mut File) -> Result<(), String> {
+    let directory = archive.central_directory_start();
+    let mut spans = Vec::with_capacity(archive.len());
+    let mut declared: u64 = 0;
+    let mut header = [0u8; 30];
+    let mut local_name = Vec::new();
+    for i in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(i)
+            .map_err(|e| format!("bad zip: {e}"))?;
+        let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
+        let (start, data) = (entry.header_start(), entry.data_start());
+        let (packed, size) = (entry.compressed_size(), entry.size());
+        let end = data
+            .checked_add(packed)
+            .filter(|&end| end <= directory)
+            .ok_or_else(|| format!("zip entry {name:?} runs past the entries' end"))?;
+        if entry.compression() == zip::CompressionMethod::Stored && packed != size {
+            return Err(format!(
+                "zip entry {name:?} is stored, but declares {packed} bytes stored for {size}"
+            ));
+        }
+        declared = declared.saturating_add(size);
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(&mut header))
+            .map_err(|e| format!("zip entry {name:?}: its local header: {e}"))?;
+        let name_len = u16_at(&header, 26) as usize;
+        local_name.resize(name_len, 0);
+        file.read_exact(&mut local_name)
+            .map_err(|e| format!("zip entry {name:?}: its local header: {e}"))?;
+        if local_name != entry.name_raw() {
+            return Err(format!(
+                "zip entry {name:?} is named {:?} in its local header",
+                String::from_utf8_lossy(&local_name)
+            ));
+        }
+        spans.push((start, end, name));
+    }
+    if declared > MAX_JOB_SIZE {
+        return Err(format!(
+            "the zip's entries declare {declared} bytes, more than the limit of {MAX_JOB_SIZE}"
+        ));
+    }
+    spans.sort_unstable_by_key(|s| s.0);
+    for pair in spans.windows(2) {
+        if pair[1].0 < pair[0].1 {
+            return Err(format!(
+                "zip entries {:?} and {:?} overlap",
+                pair[0].2, pair[1].2
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A JSON value's members and elements, at every depth, and its depth;
+/// stops counting past the bounds.
+fn size_of_json(v: &Value, depth: usize, values: &mut usize) -> usize {
+    if depth > MAX_META_DEPTH || *values > MAX_META_VALUES {
+        return depth;
+    }
+    let children: Box<dyn Iterator<Item = &Value>> = match v {
+        Value::Object(m) => Box::new(m.values()),
+        Value::Array(a) => Box::new(a.iter()),
+        _ => return depth,
+    };
+    let mut deepest = depth;
+    for child in children {
+        *values += 1;
+        deepest = deepest.max(size_of_json(child, depth + 1, values));
+        if deepest > MAX_META_DEPTH || *values > MAX_META_VALUES {
+            break;
+        }
+    }
+    deepest
+}
 
 /// The config file extensions NVFlare looks for.
 const CONFIG_EXTS: [&str; 6] = [
@@ -115,17 +258,35 @@ fn tree(archive: &mut Archive, job: &str) -> Result<BTreeMap<String, Folder>, St
     Ok(tree)
 }
 
-fn read_small(archive: &mut Archive, index: usize, what: &str) -> Result<Vec<u8>, String> {
+/// Entry `index`, read whole, if it declares at most `max` bytes and holds
+/// what it declares.
+fn read_small(
+    archive: &mut Archive,
+    index: usize,
+    what: &str,
+    max: u64,
+) -> Result<Vec<u8>, String> {
     let entry = archive
         .by_index(index)
         .map_err(|e| format!("{what}: {e}"))?;
-    let mut data = Vec::new();
+    let size = entry.size();
+    if size > max {
+        return Err(format!("{what} is larger than {max} bytes"));
+    }
+    let mut data = Vec::with_capacity(size as usize);
     entry
-        .take(MAX_SMALL_FILE + 1)
+        .take(size + 1)
         .read_to_end(&mut data)
         .map_err(|e| format!("{what}: {e}"))?;
-    if data.len() as u64 > MAX_SMALL_FILE {
-        return Err(format!("{what} is larger than {MAX_SMALL_FILE} bytes"));
+    if data.len() as u64 != size {
+        return Err(format!(
+            "{what} declares {size} bytes but holds {}",
+            if data.len() as u64 > size {
+                "more"
+            } else {
+                "fewer"
+            }
+        ));
     }
     Ok(data)
 }
@@ -137,9 +298,22 @@ pub fn check(zip_path: &Path, job: &str, chain: &Chain) -> Result<Map<String, Va
     if job.is_empty() || job.contains(['/', '\\']) || job == "." || job == ".." {
         return Err(format!("bad job folder name {job:?}"));
     }
-    let file = File::open(zip_path).map_err(|e| format!("cannot read the upload: {e}"))?;
+    let open = || File::open(zip_path).map_err(|e| format!("cannot read the upload: {e}"));
+    let mut file = open()?;
+    let (entries, size) = directory_size(&mut file)?;
+    if entries > MAX_ZIP_ENTRIES {
+        return Err(format!(
+            "the zip has {entries} entries, more than the limit of {MAX_ZIP_ENTRIES}"
+        ));
+    }
+    if size > MAX_ZIP_DIRECTORY {
+        return Err(format!(
+            "the zip's central directory is {size} bytes, more than the limit of {MAX_ZIP_DIRECTORY}"
+        ));
+    }
     let mut archive =
-        zip::ZipArchive::new(BufReader::new(file)).map_err(|e| format!("bad zip: {e}"))?;
+        zip::ZipArchive::new(BufReader::new(open()?)).map_err(|e| format!("bad zip: {e}"))?;
+    check_layout(&mut archive, &mut file)?;
     let tree = tree(&mut archive, job)?;
     let meta = check_definition(&mut archive, &tree, job)?;
     verify_signatures(&mut archive, &tree, chain)?;
@@ -184,12 +358,29 @@ fn check_definition(
             "meta.[json|conf|yml] not existing for job {job}, possible in legacy job format.  Please upgrade the job structure."
         ));
     };
-    let text = read_small(archive, index, "meta.json")?;
+    let text = read_small(archive, index, "meta.json", MAX_META_SIZE)?;
     let mut meta: Map<String, Value> = match serde_json::from_slice(&text) {
         Ok(Value::Object(m)) => m,
         Ok(_) => return Err(format!("meta.json of job {job} is not a JSON object")),
         Err(e) => return Err(format!("meta.json of job {job}: {e}")),
     };
+    drop(text);
+    let mut values = 0;
+    let mut depth = 1;
+    for v in meta.values() {
+        values += 1;
+        depth = depth.max(size_of_json(v, 1, &mut values));
+    }
+    if values > MAX_META_VALUES {
+        return Err(format!(
+            "meta.json of job {job} holds more than {MAX_META_VALUES} values"
+        ));
+    }
+    if depth > MAX_META_DEPTH {
+        return Err(format!(
+            "meta.json of job {job} nests deeper than {MAX_META_DEPTH} levels"
+        ));
+    }
     let deploy_map = match meta.get("deploy_map") {
         Some(Value::Object(m)) if !m.is_empty() => m.clone(),
         _ => return Err(format!("deploy_map is empty for job {job}")),
@@ -329,11 +520,18 @@ fn verify_signatures(
     // Certificates already checked, by their PEM text.
     let mut signers: HashMap<Vec<u8>, Signer> = HashMap::new();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut total: u64 = 0;
+    let unzipped = &mut total;
     for (path, folder) in tree {
         let unsigned = || format!("{path}/ is not signed: no {SIG_FILE} and {SUBMITTER_CRT}");
         let sig_index = *folder.files.get(SIG_FILE).ok_or_else(unsigned)?;
         let crt_index = *folder.files.get(SUBMITTER_CRT).ok_or_else(unsigned)?;
-        let pem = read_small(archive, crt_index, &format!("{path}/{SUBMITTER_CRT}"))?;
+        let pem = read_small(
+            archive,
+            crt_index,
+            &format!("{path}/{SUBMITTER_CRT}"),
+            MAX_CERT_SIZE,
+        )?;
         if !signers.contains_key(&pem) {
             let cert = Cert::from_pem(&pem).map_err(|e| format!("{path}/{SUBMITTER_CRT}: {e}"))?;
             chain.verify(&cert).map_err(|e| {
@@ -345,7 +543,13 @@ fn verify_signatures(
             signers.insert(pem.clone(), Signer::new(key));
         }
         let signer = &signers[&pem];
-        let sig_text = read_small(archive, sig_index, &format!("{path}/{SIG_FILE}"))?;
+        let signed = (folder.files.len() + folder.folders.len()) as u64;
+        let sig_text = read_small(
+            archive,
+            sig_index,
+            &format!("{path}/{SIG_FILE}"),
+            SIGNATURE_BYTES_PER_ENTRY * (signed + 1),
+        )?;
         let signatures: Map<String, Value> = match serde_json::from_slice(&sig_text) {
             Ok(Value::Object(m)) => m,
             _ => return Err(format!("{path}/{SIG_FILE} is not a JSON object")),
@@ -363,13 +567,36 @@ fn verify_signatures(
             let mut entry = archive
                 .by_index(index)
                 .map_err(|e| format!("{path}/{name}: {e}"))?;
+            let declared = entry.size();
+            let mut got: u64 = 0;
             loop {
                 match entry.read(&mut buf) {
                     Ok(0) => break,
-                    Ok(n) => hash.update(&buf[..n]),
+                    Ok(n) => {
+                        // Counted as produced: no entry gives more than it
+                        // declares, nor all of them more than the limit.
+                        got += n as u64;
+                        *unzipped += n as u64;
+                        if got > declared {
+                            return Err(format!(
+                                "{path}/{name} holds more than the {declared} bytes it declares"
+                            ));
+                        }
+                        if *unzipped > MAX_JOB_SIZE {
+                            return Err(format!(
+                                "the job unzips to more than the limit of {MAX_JOB_SIZE} bytes"
+                            ));
+                        }
+                        hash.update(&buf[..n]);
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(format!("{path}/{name}: {e}")),
                 }
+            }
+            if got != declared {
+                return Err(format!(
+                    "{path}/{name} holds {got} bytes, not the {declared} it declares"
+                ));
             }
             if !signer.verify(hash, signature) {
                 return Err(format!(

@@ -78,6 +78,11 @@ impl Person {
             role: normalize(role),
         }
     }
+
+    /// The person a certificate names.
+    pub fn of(identity: &super::identity::Identity) -> Person {
+        Person::new(&identity.name, &identity.org, &identity.role)
+    }
 }
 
 impl Cond {

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Prints `listening on HOST:PORT`, then one JSON line per request and per
-//! refused peer. SIGTERM or SIGINT stops it (exit 0). Exit 1 with one line
+//! refused peer, and one (`"event": "stop"`) when SIGTERM or SIGINT stops it
+//! (exit 0). Exit 1 with one line
 //! on stderr for a startup error, 2 for bad usage.
 
 use std::io::Write;
@@ -89,6 +90,7 @@ fn main() -> ExitCode {
     };
     println!("listening on {addr}");
     let _ = std::io::stdout().flush();
+    let monitor = server.monitor();
     std::thread::spawn(move || {
         server.run(|record| {
             let mut out = std::io::stdout().lock();
@@ -101,7 +103,17 @@ fn main() -> ExitCode {
     // store's `.tmp/`, go now; the folders where jobs are being built stay
     // for the next start to clear, as a worker may be renaming one into
     // place this very moment.
-    let _ = signals.forever().next();
+    let signal = match signals.forever().next() {
+        Some(SIGINT) => "SIGINT",
+        _ => "SIGTERM",
+    };
+    // The stop is logged, with the sessions and staged downloads it ends.
+    let record = monitor.stop_record(signal);
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{record}");
+        let _ = out.flush();
+    }
     if let Ok(entries) = std::fs::read_dir(cli.store.join(".tmp")) {
         for entry in entries.flatten() {
             if entry.file_type().is_ok_and(|t| t.is_file()) {
