@@ -61,5 +61,6 @@ pub const MAX_TRANSFERS_PER_CERT: usize = 8;
 pub const LINGER: Duration = Duration::from_secs(2);
 
 /// How often ended sessions, and the downloads they staged, are swept
-/// when no request comes to sweep them.
+/// when no request comes to sweep them (or twice per session timeout, if
+/// that is shorter).
 pub const SWEEP_EVERY: Duration = Duration::from_secs(30);

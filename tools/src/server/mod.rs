@@ -172,13 +172,14 @@ impl Server {
     {
         let max = self.state.config.max_connections;
         let sweeper = Arc::clone(&self.state);
+        let every = limits::SWEEP_EVERY.min(self.state.config.session_timeout / 2);
         // Sessions that idle out end, and what they staged goes, even when
         // no request comes to notice.
         let _ = std::thread::Builder::new()
             .name("sweep".into())
             .stack_size(crate::serve::WORKER_STACK)
             .spawn(move || loop {
-                std::thread::sleep(limits::SWEEP_EVERY);
+                std::thread::sleep(every);
                 sweeper.sweep();
             });
         let service = Arc::new(connection::AdminService {

@@ -44,7 +44,7 @@ pub struct Summary {
 }
 
 /// The longest text a summary keeps of a field.
-const SUMMARY_FIELD: usize = 256;
+const SUMMARY_FIELD: usize = 1024;
 
 impl Summary {
     /// The summary of `meta`.

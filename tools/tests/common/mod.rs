@@ -9,6 +9,8 @@ use std::process::Output;
 #[allow(unused_imports)]
 pub use nvflare_hci_testkit::*;
 
+pub mod admin_server;
+
 /// The `hci` binary that `cargo test` built for these tests.
 pub const HCI: &str = env!("CARGO_BIN_EXE_hci");
 
