@@ -678,9 +678,18 @@ fn the_store_survives_a_restart_and_signals_stop_the_server() {
 
     // SIGTERM mid-upload: exit 0 within 2 s, the upload's spool gone.
     let port = server.port();
+    let lines = std::sync::Arc::clone(&server.lines);
     truncated_upload_held(&poc, port, |_| {
         assert_eq!(server.terminate().code(), Some(0));
     });
+    // The stop is logged, with what it ended: the session that held the
+    // upload.
+    std::thread::sleep(Duration::from_millis(200));
+    let last: Value = serde_json::from_str(lines.lock().unwrap().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "stop", "{last}");
+    assert_eq!(last["signal"], "SIGTERM", "{last}");
+    assert_eq!(last["sessions"], 1, "{last}");
+    assert_eq!(last["transfers"], 0, "{last}");
     assert!(
         !poc.store().join(".tmp").exists() || common::entries(&poc.store().join(".tmp")).is_empty()
     );
@@ -810,11 +819,12 @@ fn bad_usage_and_startup_errors() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let out = run(&["--kit", kit, "--store", s, "--port", &port]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}"))
+            && err.contains("another process listens there"),
+        "{err}"
     );
 }
 

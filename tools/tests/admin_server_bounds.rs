@@ -494,3 +494,24 @@ fn a_job_is_synced_before_it_is_acknowledged() {
         "jobs/ not synced after the rename:\n{text}"
     );
 }
+
+#[test]
+fn logging_in_again_and_again_gains_nothing() {
+    let poc = Poc::new();
+    let server = Server::start(&poc, &[]);
+    let port = server.port();
+    let first = rust_session(&poc, ADMIN, port).unwrap();
+    let reply = first.command("check_status server").unwrap();
+    assert_eq!(reply.json["meta"]["status"], "ok", "{}", reply.text);
+    // 32 more sessions of the same certificate: the least recently used,
+    // the first, ends.
+    let more: Vec<_> = (0..32)
+        .map(|_| rust_session(&poc, ADMIN, port).unwrap())
+        .collect();
+    let reply = first.command("check_status server").unwrap();
+    assert!(reply.text.contains("session_inactive"), "{}", reply.text);
+    for s in [&more[0], &more[31]] {
+        let reply = s.command("check_status server").unwrap();
+        assert_eq!(reply.json["meta"]["status"], "ok", "{}", reply.text);
+    }
+}
