@@ -154,11 +154,12 @@ def case(server_bin, server_kit, kit, port, work, run):
         got = run(port, store)
         wall = time.time() - t
         rss, cpu1 = base.stats(proc.pid)
-        after = base.stats(proc.pid)
+        with open(f"/proc/{proc.pid}/status") as f:
+            after = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
     finally:
         base.stop(proc)
     return {"peak_rss_mib": round(rss, 1), "cpu_s": round(cpu1 - cpu0, 2), "wall_s": round(wall, 2),
-            "result": got, "rss_after_mib": round(after[0], 1)}
+            "result": got, "rss_after_mib": round(after, 1)}
 
 
 def in_parallel(n, f):
@@ -200,6 +201,17 @@ def main():
         meta_job = signed_job(python, work, kit, "bigmeta", [],
                               meta={"name": "m", "min_clients": 1, "deploy_map": {"app": ["@ALL"]}, "x": keys})
         meta_zip = zip_job(meta_job, os.path.join(work, "bigmeta.zip"))
+        def many_entries(n):
+            path = os.path.join(work, f"entries-{n}.zip")
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+                z.writestr("many/meta.json", json.dumps({"name": "m", "deploy_map": {"app": ["@ALL"]}}))
+                for i in range(n):
+                    z.writestr(f"many/app/custom/f{i:06}", b"")
+            return path
+
+        entries_20k, entries_100k = many_entries(20_000), many_entries(100_000)
+        overlap_big = zip_job(signed_job(python, work, kit, "overlap2", [("zeros.bin", 64 << 20)]),
+                              os.path.join(work, "overlap2.zip"), extra_names=256)
         small_zip = zip_job(signed_job(python, work, kit, "small", [("w.bin", 1 << 20)]),
                             os.path.join(work, "small.zip"))
 
@@ -233,6 +245,9 @@ def main():
             "get_job_meta of a 10 MiB id": lambda p, s: status(
                 exchange(kit, p, text=request("get_job_meta " + "x" * (10 << 20), login(kit, p)))),
             "zip: 64 names x one 32 MiB entry": lambda p, s: status(submit(p, overlap_zip)),
+            "zip: 256 names x one 64 MiB entry": lambda p, s: status(submit(p, overlap_big)),
+            "zip of 20,000 empty entries (the limit)": lambda p, s: status(submit(p, entries_20k)),
+            "zip of 100,000 empty entries": lambda p, s: status(submit(p, entries_100k)),
             "meta.json of 1,000,000 keys, then 4 list_jobs": meta_then_list,
             "3 sessions stage and log out, then delete_job": staged,
         }
