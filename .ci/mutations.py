@@ -327,6 +327,10 @@ M = [
   "        let _ = writeln!(out, \"{record}\");\n        let _ = out.flush();\n    }",
   "        let _ = (&mut out, record);\n    }",
   ["admin_server"]),
+ ("M81 connections unbounded per certificate", "tools/src/server/limits.rs",
+  "pub const MAX_CONNECTIONS_PER_CERT: usize = 64;",
+  "pub const MAX_CONNECTIONS_PER_CERT: usize = 100_000;",
+  ["admin_server_bounds"]),
 ]
 only = sys.argv[1:]
 for name, path, old, new, tests in M:

@@ -83,8 +83,10 @@ def login(kit, port):
 
 
 def status(reply):
+    """The reply's status, with the start of its message."""
     try:
-        return json.loads(reply)["meta"]["status"]
+        meta = json.loads(reply)["meta"]
+        return f'{meta["status"]}: {meta.get("info", "")[:60]}'.rstrip(": ")
     except Exception:  # noqa: BLE001 - a closed connection, or no meta
         return reply[:80]
 
@@ -140,6 +142,9 @@ def zip_job(job, out, extra_names=0, big="zeros.bin"):
     return out
 
 
+procs = {}
+
+
 def case(server_bin, server_kit, kit, port, work, run):
     """A fresh server on a fresh store; run(port) -> what the input got.
     Returns the figures."""
@@ -147,6 +152,7 @@ def case(server_bin, server_kit, kit, port, work, run):
     shutil.rmtree(store, ignore_errors=True)
     proc = subprocess.Popen([server_bin, "--kit", server_kit, "--store", store, "--port", str(port)],
                             stdout=subprocess.DEVNULL)
+    procs[port] = proc.pid
     try:
         base.wait_port(port, proc)
         _, cpu0 = base.stats(proc.pid)
@@ -202,11 +208,11 @@ def main():
                               meta={"name": "m", "min_clients": 1, "deploy_map": {"app": ["@ALL"]}, "x": keys})
         meta_zip = zip_job(meta_job, os.path.join(work, "bigmeta.zip"))
         def many_entries(n):
-            path = os.path.join(work, f"entries-{n}.zip")
+            path = os.path.join(work, f"entries{n}.zip")
             with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-                z.writestr("many/meta.json", json.dumps({"name": "m", "deploy_map": {"app": ["@ALL"]}}))
-                for i in range(n):
-                    z.writestr(f"many/app/custom/f{i:06}", b"")
+                z.writestr(f"entries{n}/meta.json", json.dumps({"name": "m", "deploy_map": {"app": ["@ALL"]}}))
+                for i in range(n - 1):
+                    z.writestr(f"entries{n}/app/custom/f{i:06}", b"")
             return path
 
         entries_20k, entries_100k = many_entries(20_000), many_entries(100_000)
@@ -232,22 +238,43 @@ def main():
             return {"transfer_files_after_logouts": after_logout, "after_delete": transfer_files(store)}
 
         def meta_then_list(p, store):
-            got = status(submit(p, meta_zip))
+            got = status(submit(p, meta_zip))[:40]
             token = login(kit, p)
-            lists = in_parallel(4, lambda: status(exchange(kit, p, text=request("list_jobs", token))))
+            lists = in_parallel(4, lambda: status(exchange(kit, p, text=request("list_jobs", token)))[:2])
             return {"submit": got, "list_jobs_x4": lists}
+
+        def held(n, size):
+            """n connections at once, each `size` bytes into a request it
+            never ends; the server's RSS while all are held."""
+            def run(p, store):
+                ctx = tls(kit)
+                conns = []
+                try:
+                    for _ in range(n):
+                        raw = socket.create_connection(("127.0.0.1", p), timeout=30)
+                        s = ctx.wrap_socket(raw, server_hostname="localhost")
+                        s.sendall(request(pad("check_status", size)).encode()[:size])
+                        conns.append(s)
+                    time.sleep(1)
+                    with open(f"/proc/{procs[p]}/status") as f:
+                        return next(line.split()[1] for line in f if line.startswith("VmRSS:")) + " kB held"
+                finally:
+                    for s in conns:
+                        s.close()
+            return run
 
         cases = {
             "10 MiB check_status before login": lambda p, s: status(
                 exchange(kit, p, text=request(pad("check_status", 10 << 20)))),
             "4 x 10 MiB at once before login": lambda p, s: in_parallel(4, lambda: status(
                 exchange(kit, p, text=request(pad("check_status", 10 << 20))))),
+            "900 connections, each 60 KiB into a request": held(900, 60 << 10),
             "get_job_meta of a 10 MiB id": lambda p, s: status(
                 exchange(kit, p, text=request("get_job_meta " + "x" * (10 << 20), login(kit, p)))),
             "zip: 64 names x one 32 MiB entry": lambda p, s: status(submit(p, overlap_zip)),
             "zip: 256 names x one 64 MiB entry": lambda p, s: status(submit(p, overlap_big)),
-            "zip of 20,000 empty entries (the limit)": lambda p, s: status(submit(p, entries_20k)),
-            "zip of 100,000 empty entries": lambda p, s: status(submit(p, entries_100k)),
+            "zip of 20,000 entries (the limit), one a meta.json": lambda p, s: status(submit(p, entries_20k)),
+            "zip of 100,000 entries, one a meta.json": lambda p, s: status(submit(p, entries_100k)),
             "meta.json of 1,000,000 keys, then 4 list_jobs": meta_then_list,
             "3 sessions stage and log out, then delete_job": staged,
         }

@@ -515,3 +515,46 @@ fn logging_in_again_and_again_gains_nothing() {
         assert_eq!(reply.json["meta"]["status"], "ok", "{}", reply.text);
     }
 }
+
+#[test]
+fn one_certificate_holds_at_most_64_connections() {
+    let poc = Poc::new();
+    let server = Server::start(&poc, &[]);
+    let port = server.port();
+    let kit = Kit::load(&poc.admin(ADMIN)).unwrap();
+    let config = session::tls_config(&kit).unwrap();
+    let connect = || {
+        let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        nvflare_hci_tools::tls::client_stream(&config, "localhost", tcp, Duration::from_secs(10))
+            .unwrap()
+    };
+    // 64 connections past their handshake, each holding half a request.
+    let held: Vec<_> = (0..64)
+        .map(|_| {
+            let mut tls = connect();
+            tls.write_all(b"{\"data\": ").unwrap();
+            tls.flush().unwrap();
+            tls
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut conn = Connection::new(connect());
+    let _ = conn.send_text(&session::request("check_status server", None));
+    let reply = match conn.receive() {
+        Ok(Exchange::Text(t)) => t,
+        other => panic!("no busy reply: {other:?}"),
+    };
+    assert!(
+        reply.contains("server busy: 64 connections of this certificate at once"),
+        "{reply}"
+    );
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    still_serves(&poc, &server);
+    let busy = server
+        .records()
+        .iter()
+        .filter(|r| r["command"] == "busy")
+        .count();
+    assert_eq!(busy, 1);
+}

@@ -3,10 +3,11 @@
 //! what a peer past the connection cap is told. Each runs on its own
 //! thread, from the accept loop that `hci serve` shares ([`crate::serve`]).
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nvflare_hci::{Connection, Exchange, Limits};
@@ -16,7 +17,7 @@ use serde_json::{json, Value};
 use super::audit::{iso_time, now_secs, Audit, Log};
 use super::commands;
 use super::identity::{Cert, Identity};
-use super::limits::{LINGER, MAX_JOB_SIZE, MAX_REQUEST};
+use super::limits::{LINGER, MAX_CONNECTIONS_PER_CERT, MAX_JOB_SIZE, MAX_REQUEST};
 use super::reply::{send_reply, Reply};
 use super::request::Request;
 use super::session::Gate;
@@ -30,6 +31,58 @@ pub(super) const LIMITS: Limits = Limits::new()
     .with_max_text_size(MAX_REQUEST as u64)
     .with_max_meta_size(MAX_REQUEST)
     .with_max_body_size(MAX_JOB_SIZE);
+
+/// Connections past their handshake, by certificate: one certificate
+/// holds at most [`MAX_CONNECTIONS_PER_CERT`] at once, so that no peer
+/// holds the server's memory with the connections of everyone else.
+pub(super) struct Held {
+    map: Mutex<HashMap<[u8; 32], usize>>,
+}
+
+/// One connection of a certificate, given back when dropped.
+struct Slot<'a> {
+    held: &'a Held,
+    fingerprint: [u8; 32],
+}
+
+impl Held {
+    /// None held.
+    pub fn new() -> Held {
+        Held {
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], usize>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A place for one more connection of `fingerprint`, if it has one.
+    fn enter(&self, fingerprint: &[u8; 32]) -> Option<Slot<'_>> {
+        let mut map = self.lock();
+        let count = map.entry(*fingerprint).or_insert(0);
+        if *count >= MAX_CONNECTIONS_PER_CERT {
+            return None;
+        }
+        *count += 1;
+        Some(Slot {
+            held: self,
+            fingerprint: *fingerprint,
+        })
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut map = self.held.lock();
+        if let Some(count) = map.get_mut(&self.fingerprint) {
+            *count -= 1;
+            if *count == 0 {
+                map.remove(&self.fingerprint);
+            }
+        }
+    }
+}
 
 /// The TCP stream after the handshake, counting bytes both ways.
 struct Counted {
@@ -166,11 +219,28 @@ fn handle(tcp: TcpStream, state: &State) -> Option<Value> {
         started,
         error: None,
     };
+    let slot = state.held.enter(&identity.fingerprint);
     let mut gate = Gate::new(state, &identity);
-    let received = conn.receive_and_parse(&mut gate);
+    let received = match slot {
+        Some(_) => conn.receive_and_parse(&mut gate),
+        None => {
+            let error = format!(
+                "server busy: {MAX_CONNECTIONS_PER_CERT} connections of this certificate at once, try again later"
+            );
+            gate.refusal = Some(Reply::error("error", &error));
+            audit.command = "busy".into();
+            audit.error = Some(error);
+            Err(nvflare_hci::Error::Processor(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "too many connections of this certificate",
+            )))
+        }
+    };
     let reply = match received {
         Err(_) if gate.refusal.is_some() => {
-            audit.command = "upload".into();
+            if audit.command.is_empty() {
+                audit.command = "upload".into();
+            }
             gate.refusal.take().unwrap_or_else(Reply::new)
         }
         // A peer that connects and leaves: nothing to log but the fact.
@@ -208,7 +278,8 @@ fn handle(tcp: TcpStream, state: &State) -> Option<Value> {
         audit.status = "error".into();
         audit.error = Some(e);
     }
-    let unread = !conn.can_receive();
+    // A busy refusal read nothing of the request.
+    let unread = slot.is_none() || !conn.can_receive();
     let stream = conn.get_mut();
     stream.conn.send_close_notify();
     let _ = stream.conn.complete_io(&mut stream.sock);

@@ -56,6 +56,12 @@ pub const MAX_TRANSFERS_PER_SESSION: usize = 4;
 /// sessions; staging one more drops its oldest.
 pub const MAX_TRANSFERS_PER_CERT: usize = 8;
 
+/// Connections one certificate may hold past their handshake at once;
+/// past it, a `server busy` reply. Each costs about 70 KiB (its thread's
+/// stack and TLS state), so one peer's connections cost at most about
+/// 4.5 MiB, whatever it sends.
+pub const MAX_CONNECTIONS_PER_CERT: usize = 64;
+
 /// How long a reply waits, at most, for the rest of a request it did not
 /// read before the connection closes.
 pub const LINGER: Duration = Duration::from_secs(2);

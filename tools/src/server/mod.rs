@@ -74,6 +74,7 @@ struct State {
     store: Store,
     sessions: Sessions,
     transfers: Transfers,
+    held: connection::Held,
     start_time: f64,
 }
 
@@ -142,6 +143,7 @@ impl Server {
             state: Arc::new(State {
                 sessions: Sessions::new(config.session_timeout),
                 transfers: Transfers::new(config.session_timeout),
+                held: connection::Held::new(),
                 config,
                 tls,
                 chain,
