@@ -14,6 +14,7 @@ use crate::admin::session::ascii_json;
 
 /// A reply: its items and meta, or a file.
 pub(super) enum Reply {
+    /// NVFlare's document: `data` (the items) and `meta`.
     Text {
         data: Vec<Value>,
         meta: Map<String, Value>,
@@ -23,6 +24,7 @@ pub(super) enum Reply {
 }
 
 impl Reply {
+    /// No items, no meta.
     pub fn new() -> Reply {
         Reply::Text {
             data: Vec::new(),
@@ -30,6 +32,7 @@ impl Reply {
         }
     }
 
+    /// One more item of `kind`.
     pub fn item(mut self, kind: &str, data: impl Into<Value>) -> Reply {
         if let Reply::Text { data: items, .. } = &mut self {
             items.push(json!({"type": kind, "data": data.into()}));
@@ -37,10 +40,12 @@ impl Reply {
         self
     }
 
+    /// One more `string` item.
     pub fn string(self, s: impl Into<String>) -> Reply {
         self.item("string", s.into())
     }
 
+    /// One more `table` item.
     pub fn table(mut self, rows: Vec<Vec<Value>>) -> Reply {
         if let Reply::Text { data, .. } = &mut self {
             data.push(json!({"type": "table", "rows": rows}));
@@ -48,6 +53,7 @@ impl Reply {
         self
     }
 
+    /// The meta's `status` and `info`, and `extra`'s members.
     pub fn meta(mut self, status: &str, info: &str, extra: Value) -> Reply {
         if let Reply::Text { meta, .. } = &mut self {
             meta.insert("status".into(), json!(status));
@@ -59,6 +65,7 @@ impl Reply {
         self
     }
 
+    /// Status `ok`, with `extra`.
     pub fn ok(self, extra: Value) -> Reply {
         self.meta("ok", "", extra)
     }
