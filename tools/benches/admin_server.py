@@ -106,6 +106,20 @@ def stop(proc):
         proc.wait()
 
 
+def prepare_poc(python, work):
+    """A POC project in `work` with free ports: (admin port, server kit, admin kit)."""
+    port, fl_port = free_port(), free_port()
+    with open(os.path.join(work, "project.yml"), "w") as f:
+        f.write(PROJECT.replace("ADMIN_PORT", str(port)).replace("FL_PORT", str(fl_port)))
+    subprocess.run(
+        [python, "-c", "import sys; from nvflare.cli import main; sys.exit(main())", "poc", "prepare", "-n", "1",
+         "-i", os.path.join(work, "project.yml")],
+        env={**os.environ, "NVFLARE_POC_WORKSPACE": os.path.join(work, "ws")},
+        input="y\n", capture_output=True, text=True, check=True)
+    prod = os.path.join(work, "ws", "example_project", "prod_00")
+    return port, os.path.join(prod, "server"), os.path.join(prod, USER)
+
+
 def make_job(root, name, size_mib):
     job = os.path.join(root, name)
     os.makedirs(os.path.join(job, "app", "config"))
@@ -193,16 +207,7 @@ def main():
     work = tempfile.mkdtemp(prefix="admin-server-bench-")
     results = {}
     try:
-        port, fl_port = free_port(), free_port()
-        with open(os.path.join(work, "project.yml"), "w") as f:
-            f.write(PROJECT.replace("ADMIN_PORT", str(port)).replace("FL_PORT", str(fl_port)))
-        subprocess.run(
-            [python, "-c", "import sys; from nvflare.cli import main; sys.exit(main())", "poc", "prepare", "-n", "1",
-             "-i", os.path.join(work, "project.yml")],
-            env={**os.environ, "NVFLARE_POC_WORKSPACE": os.path.join(work, "ws")},
-            input="y\n", capture_output=True, text=True, check=True)
-        prod = os.path.join(work, "ws", "example_project", "prod_00")
-        server_kit, kit = os.path.join(prod, "server"), os.path.join(prod, USER)
+        port, server_kit, kit = prepare_poc(python, work)
         job = make_job(work, "bench-job", size)
 
         # The real NVFlare 2.6.3 server.

@@ -189,16 +189,7 @@ def main():
     work = tempfile.mkdtemp(prefix="admin-server-hostile-")
     results = {}
     try:
-        port, fl_port = base.free_port(), base.free_port()
-        with open(os.path.join(work, "project.yml"), "w") as f:
-            f.write(base.PROJECT.replace("ADMIN_PORT", str(port)).replace("FL_PORT", str(fl_port)))
-        subprocess.run(
-            [python, "-c", "import sys; from nvflare.cli import main; sys.exit(main())", "poc", "prepare", "-n", "1",
-             "-i", os.path.join(work, "project.yml")],
-            env={**os.environ, "NVFLARE_POC_WORKSPACE": os.path.join(work, "ws")},
-            input="y\n", capture_output=True, text=True, check=True)
-        prod = os.path.join(work, "ws", "example_project", "prod_00")
-        server_kit, kit = os.path.join(prod, "server"), os.path.join(prod, USER)
+        port, server_kit, kit = base.prepare_poc(python, work)
 
         pad = lambda cmd, n: cmd + " a" * ((n - len(cmd)) // 2)  # noqa: E731
         overlap_job = signed_job(python, work, kit, "overlap", [("zeros.bin", 32 << 20)])

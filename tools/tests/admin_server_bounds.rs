@@ -21,16 +21,22 @@ use serde_json::{json, Value};
 
 const ADMIN: &str = "admin@nvidia.com";
 
-/// Sends `text` as a text request over a TLS connection of `user`; the
-/// reply, when the server could send one.
-fn raw_text(poc: &Poc, port: u16, user: &str, text: &str) -> Option<Value> {
+type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// A TLS connection to the server with `user`'s certificate, past its
+/// handshake.
+fn tls_to(poc: &Poc, port: u16, user: &str) -> Tls {
     let kit = Kit::load(&poc.admin(user)).unwrap();
     let config = session::tls_config(&kit).unwrap();
     let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let tls =
-        nvflare_hci_tools::tls::client_stream(&config, "localhost", tcp, Duration::from_secs(10))
-            .unwrap();
-    let mut conn = Connection::new(tls);
+    nvflare_hci_tools::tls::client_stream(&config, "localhost", tcp, Duration::from_secs(10))
+        .unwrap()
+}
+
+/// Sends `text` as a text request over a TLS connection of `user`; the
+/// reply, when the server could send one.
+fn raw_text(poc: &Poc, port: u16, user: &str, text: &str) -> Option<Value> {
+    let mut conn = Connection::new(tls_to(poc, port, user));
     // The server may refuse before the whole text is read: a failed send
     // is fine, the reply (or none) is what is checked.
     let _ = conn.send_text(text);
@@ -67,17 +73,8 @@ fn huge_requests_before_login_cost_no_memory() {
     let attackers: Vec<_> = (0..4)
         .map(|_| {
             let text = padded("check_status", 10 << 20);
-            let kit = Kit::load(&poc.admin(ADMIN)).unwrap();
+            let tls = tls_to(&poc, port, ADMIN);
             std::thread::spawn(move || {
-                let config = session::tls_config(&kit).unwrap();
-                let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-                let tls = nvflare_hci_tools::tls::client_stream(
-                    &config,
-                    "localhost",
-                    tcp,
-                    Duration::from_secs(10),
-                )
-                .unwrap();
                 let mut conn = Connection::new(tls);
                 let _ = conn.send_text(&text);
                 let _ = conn.receive();
@@ -521,13 +518,7 @@ fn one_certificate_holds_at_most_64_connections() {
     let poc = Poc::new();
     let server = Server::start(&poc, &[]);
     let port = server.port();
-    let kit = Kit::load(&poc.admin(ADMIN)).unwrap();
-    let config = session::tls_config(&kit).unwrap();
-    let connect = || {
-        let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        nvflare_hci_tools::tls::client_stream(&config, "localhost", tcp, Duration::from_secs(10))
-            .unwrap()
-    };
+    let connect = || tls_to(&poc, port, ADMIN);
     // 64 connections past their handshake, each holding half a request.
     let held: Vec<_> = (0..64)
         .map(|_| {
