@@ -255,6 +255,18 @@ M = [
   "        self.running = true;\n        let sent = send(self);",
   "        let sent = send(self);",
   ["out_of_step"]),
+ ("M140 a fresh read buffer at each doubling", "src/receive.rs",
+  "            let size = if want <= GROWN_BUFFER { GROWN_BUFFER } else { limit };",
+  "            let size = want;",
+  ["receive_buffers"]),
+ ("M141 TLS reads through rustls's 4 KiB reads", "tools/src/tls.rs",
+  "            if buf.len() >= DIRECT_READ {",
+  "            if buf.len() >= usize::MAX {",
+  ["tls_stream"]),
+ ("M142 TLS read that completed no record taken for the end", "tools/src/tls.rs",
+  "        Ok((done > 0).then_some(done))",
+  "        Ok(Some(done))",
+  ["tls_stream"]),
 ]
 only = sys.argv[1:]
 for name, path, old, new, tests in M:
