@@ -38,7 +38,7 @@ impl<R: Read + ?Sized> Receiver for R {
 pub(crate) const INITIAL_BUFFER: usize = 8 * 1024;
 
 /// The buffer's first step up from [`INITIAL_BUFFER`]; the next is the
-/// block size. Fresh buffers at each doubling of the reads (16, 32, 64,
+/// largest read (the block size, or what is left of a body). Fresh buffers at each doubling of the reads (16, 32, 64,
 /// 128, 256 KiB), allocated while a large text grew beside them, split
 /// the heap so that glibc's allocator gave it back to the kernel after
 /// each exchange, in some runs: every 1 MiB text receive then faulted in
@@ -201,13 +201,14 @@ impl Inbound {
         let want = limit.min(self.window);
         if self.buf.len() < want {
             // Everything in the buffer was consumed: a fresh one, not a
-            // copy of the old, in two steps at most (see GROWN_BUFFER).
-            let size = if want <= GROWN_BUFFER {
-                GROWN_BUFFER
-            } else {
-                limit
+            // copy of the old; past the first read's, in two steps at most
+            // (see GROWN_BUFFER).
+            let size = match want {
+                _ if want <= INITIAL_BUFFER => want,
+                _ if want <= GROWN_BUFFER => GROWN_BUFFER.min(limit),
+                _ => limit,
             };
-            self.buf = vec![0; size.min(limit).max(want)];
+            self.buf = vec![0; size];
         }
         self.pos = 0;
         self.filled = 0;
