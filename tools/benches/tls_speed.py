@@ -7,8 +7,9 @@ Each round runs, in an order that rotates from round to round:
 - `hci serve` and an `hci upload`, then an `hci download`, as separate
   processes, over TLS and over plain TCP: the CPU seconds of the sending
   and of the receiving process (from wait4), per GiB moved.
-Prints every round, then medians, and paired ratios (the median of the
-ratios of figures taken in the same round).
+Dirty pages are written out (sync) before each run. Prints every round,
+then medians, and paired ratios (the median of the ratios of figures taken
+in the same round).
 
 Usage: python3 tls_speed.py HCI TLS_LOOP CERT_DIR SOURCE WORK_DIR ROUNDS
 """
@@ -111,6 +112,9 @@ print(f"{size} bytes, {rounds} rounds, load average {os.getloadavg()[0]:.2f} at 
 for r in range(rounds):
     order = names[r % len(names):] + names[:r % len(names)]
     for name in order:
+        # The files the runs before wrote go to disk first: writeback of
+        # earlier runs' files would slow whichever run it fell in.
+        os.sync()
         results[name].append(runs[name]())
     line = " ".join(
         f"{n}=" + "/".join(f"{v:.1f}" if k in ("speed", "up", "down") else f"{v:.2f}"
