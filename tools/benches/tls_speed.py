@@ -11,7 +11,11 @@ Dirty pages are written out (sync) before each run. Prints every round,
 then medians, and paired ratios (the median of the ratios of figures taken
 in the same round).
 
-Usage: python3 tls_speed.py HCI TLS_LOOP CERT_DIR SOURCE WORK_DIR ROUNDS
+With OTHER_HCI (another build of `hci`, say the one before a change), its
+`hci demo --tls` and TLS process transfers run in the same rounds, and the
+ratios of the two builds are printed too.
+
+Usage: python3 tls_speed.py HCI TLS_LOOP CERT_DIR SOURCE WORK_DIR ROUNDS [OTHER_HCI]
 """
 
 import os
@@ -24,6 +28,7 @@ import time
 
 hci, tls_loop, certs, source, work, rounds = sys.argv[1:7]
 rounds = int(rounds)
+other = sys.argv[7] if len(sys.argv) > 7 else None
 size = os.path.getsize(source)
 gib = size / (1 << 30)
 mib = size / (1 << 20)
@@ -46,8 +51,8 @@ def loop(*flags):
             "recv_cpu": float(f["receiver_cpu"]) / gib}
 
 
-def demo(*flags):
-    out = subprocess.run([hci, "demo", "--size", str(size), *flags], check=True,
+def demo(*flags, binary=None):
+    out = subprocess.run([binary or hci, "demo", "--size", str(size), *flags], check=True,
                          capture_output=True, text=True).stdout
     speeds = dict(re.findall(r"^(upload|download):.*= ([0-9.]+) MiB/s", out, re.M))
     return {"up": float(speeds["upload"]), "down": float(speeds["download"])}
@@ -57,8 +62,9 @@ def cpu(ru):
     return ru.ru_utime + ru.ru_stime
 
 
-def pair(tls, direction):
+def pair(tls, direction, binary=None):
     """One transfer between an `hci serve` and a client process: each side's CPU per GiB."""
+    hci_bin = binary or hci
     served = os.path.join(work, "served")
     os.makedirs(served, exist_ok=True)
     for name in os.listdir(served):
@@ -66,15 +72,15 @@ def pair(tls, direction):
             os.remove(os.path.join(served, name))
     if direction == "down":
         os.link(source, os.path.join(served, "blob"))
-    server = subprocess.Popen([hci, "serve", "--listen", "127.0.0.1:0", "--dir", served,
+    server = subprocess.Popen([hci_bin, "serve", "--listen", "127.0.0.1:0", "--dir", served,
                                *(server_tls if tls else [])], stdout=subprocess.PIPE, text=True)
     try:
         addr = server.stdout.readline().strip().removeprefix("listening on ")
         client_args = ["--connect", addr, *(client_tls if tls else [])]
         if direction == "up":
-            args = [hci, "upload", *client_args, source]
+            args = [hci_bin, "upload", *client_args, source]
         else:
-            args = [hci, "download", *client_args, "blob", "--out", os.path.join(work, "back.bin")]
+            args = [hci_bin, "download", *client_args, "blob", "--out", os.path.join(work, "back.bin")]
         started = time.perf_counter()
         client = subprocess.Popen(args, stdout=subprocess.DEVNULL)
         _, status, client_ru = os.wait4(client.pid, 0)
@@ -106,6 +112,10 @@ runs = {
     "procs_plain_up": lambda: pair(False, "up"),
     "procs_plain_down": lambda: pair(False, "down"),
 }
+if other:
+    runs["other_demo_tls"] = lambda: demo("--tls", binary=other)
+    runs["other_procs_tls_up"] = lambda: pair(True, "up", binary=other)
+    runs["other_procs_tls_down"] = lambda: pair(True, "down", binary=other)
 names = list(runs)
 results = {name: [] for name in names}
 print(f"{size} bytes, {rounds} rounds, load average {os.getloadavg()[0]:.2f} at the start")
@@ -145,6 +155,11 @@ for name, label in [("procs_tls_up", "`hci upload` → `hci serve`, TLS (process
                     ("procs_plain_up", "`hci upload` → `hci serve`, plain TCP"),
                     ("procs_plain_down", "`hci download` ← `hci serve`, plain TCP")]:
     print(f"| {label} | {med(name, 'speed'):.1f} | {med(name, 'send_cpu'):.2f} | {med(name, 'recv_cpu'):.2f} |")
+if other:
+    print(f"| OTHER_HCI `hci demo --tls` | up {med('other_demo_tls', 'up'):.1f}, down {med('other_demo_tls', 'down'):.1f} | | |")
+    for name, label in [("other_procs_tls_up", "OTHER_HCI upload, TLS (processes)"),
+                        ("other_procs_tls_down", "OTHER_HCI download, TLS")]:
+        print(f"| {label} | {med(name, 'speed'):.1f} | {med(name, 'send_cpu'):.2f} | {med(name, 'recv_cpu'):.2f} |")
 print()
 print("Paired ratios (median over rounds of the ratio within a round):")
 for label, a, ka, b, kb in [
@@ -157,3 +172,13 @@ for label, a, ka, b, kb in [
     ("bare rustls loop / bare plain loop", "loop_tls", "speed", "loop_plain", "speed"),
 ]:
     print(f"- {label}: {ratio(a, ka, b, kb):.2f}")
+if other:
+    for label, a, ka, b, kb in [
+        ("HCI / OTHER_HCI, demo --tls upload", "demo_tls", "up", "other_demo_tls", "up"),
+        ("HCI / OTHER_HCI, demo --tls download", "demo_tls", "down", "other_demo_tls", "down"),
+        ("HCI / OTHER_HCI, TLS upload, sender CPU", "procs_tls_up", "send_cpu", "other_procs_tls_up", "send_cpu"),
+        ("HCI / OTHER_HCI, TLS upload, receiver CPU", "procs_tls_up", "recv_cpu", "other_procs_tls_up", "recv_cpu"),
+        ("HCI / OTHER_HCI, TLS download, sender CPU", "procs_tls_down", "send_cpu", "other_procs_tls_down", "send_cpu"),
+        ("HCI / OTHER_HCI, TLS download, receiver CPU", "procs_tls_down", "recv_cpu", "other_procs_tls_down", "recv_cpu"),
+    ]:
+        print(f"- {label}: {ratio(a, ka, b, kb):.2f}")

@@ -3,7 +3,8 @@
 # itself over plain TCP: 256 MiB (or BYTES), ROUNDS rounds (default 7),
 # interleaved, medians and paired ratios, CPU seconds per GiB of the sender
 # and of the receiver (see tools/benches/tls_speed.py).
-# Usage: tools/benches/tls_speed.sh [BYTES] [ROUNDS]
+# OTHER_HCI: another build of hci (say, main's) run in the same rounds.
+# Usage: tools/benches/tls_speed.sh [BYTES] [ROUNDS] [OTHER_HCI]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 size="${1:-268435456}"
@@ -14,4 +15,4 @@ trap 'rm -rf "$work"' EXIT
 tools/benches/tls_certs.sh "$work/tls"
 head -c "$size" /dev/urandom > "$work/source.bin"
 python3 tools/benches/tls_speed.py target/release/hci target/release/examples/tls_loop \
-    "$work/tls" "$work/source.bin" "$work" "$rounds"
+    "$work/tls" "$work/source.bin" "$work" "$rounds" ${3:+"$3"}
