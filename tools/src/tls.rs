@@ -1,6 +1,7 @@
 //! Mutual TLS for the applications, on rustls with the ring provider: client
-//! and server configurations from PEM files, and a handshake bounded by one
-//! deadline however slowly the peer sends.
+//! and server configurations from PEM files, a handshake bounded by one
+//! deadline however slowly the peer sends, and [`TlsStream`], the stream
+//! that reads the socket in large pieces.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -246,7 +247,7 @@ const DIRECT_READ: usize = 16 * 1024;
 /// buffer of its own.
 ///
 /// `StreamOwned` reads the socket 4 KiB at a time (rustls's read size), a
-/// system call per 4 KiB. Here a read of [`DIRECT_READ`] bytes or more
+/// system call per 4 KiB. Here a read of 16 KiB or more
 /// takes the socket's bytes into the caller's buffer in one call, hands
 /// them to rustls (`read_tls`, `process_new_packets`: rustls's public API
 /// decrypts and checks every record), and writes the plaintext back into
@@ -368,7 +369,7 @@ where
     S: SideData,
 {
     /// Plaintext rustls already holds; else, for a buffer of
-    /// [`DIRECT_READ`] bytes or more, one socket read into `buf` and its
+    /// 16 KiB or more, one socket read into `buf` and its
     /// plaintext; else rustls's own reads, as `StreamOwned`'s. `Ok(0)`
     /// after the peer's `close_notify`; `UnexpectedEof` for a socket that
     /// ended without it.
