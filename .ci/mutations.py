@@ -331,6 +331,18 @@ M = [
   "pub const MAX_CONNECTIONS_PER_CERT: usize = 64;",
   "pub const MAX_CONNECTIONS_PER_CERT: usize = 100_000;",
   ["admin_server_bounds"]),
+ ("M140 a fresh read buffer at each doubling", "src/receive.rs",
+  "                _ if want <= INITIAL_BUFFER => want,",
+  "                _ if true => want,",
+  ["receive_buffers"]),
+ ("M141 TLS reads through rustls's 4 KiB reads", "tools/src/tls.rs",
+  "            if buf.len() >= DIRECT_READ {",
+  "            if buf.len() >= usize::MAX {",
+  ["tls_stream"]),
+ ("M142 TLS read that completed no record taken for the end", "tools/src/tls.rs",
+  "        Ok((done > 0).then_some(done))",
+  "        Ok(Some(done))",
+  ["tls_stream"]),
 ]
 only = sys.argv[1:]
 for name, path, old, new, tests in M:

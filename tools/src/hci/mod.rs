@@ -179,7 +179,7 @@ fn open(stream: TcpStream, config: &ServerConfig, limit: Duration) -> Result<Tra
         return Ok(Transport::Plain(stream));
     };
     let tls = tls::accept(tls_config, stream, limit, config.timeout).map_err(|e| refused(&e))?;
-    Ok(Transport::Server(Box::new(tls)))
+    Ok(Transport::Server(Box::new(tls.into())))
 }
 
 /// Serves one connection: its handshake, one request, one reply. Returns
@@ -426,7 +426,7 @@ fn connect(endpoint: &Endpoint) -> Result<Connection<Transport>, ClientError> {
     };
     let stream = tls::client_stream(&tls.config, &tls.server_name, tcp, endpoint.timeout)
         .map_err(|e| ClientError::Tls(format!("{}: {e}", endpoint.addr)))?;
-    Ok(Connection::new(Transport::Client(Box::new(stream))))
+    Ok(Connection::new(Transport::Client(Box::new(stream.into()))))
 }
 
 fn text_reply(conn: &mut Connection<Transport>) -> Result<(String, Value), ClientError> {

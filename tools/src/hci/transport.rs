@@ -3,7 +3,9 @@
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 
-use rustls::{ClientConnection, ServerConnection, StreamOwned};
+use rustls::{ClientConnection, ServerConnection};
+
+use crate::tls::TlsStream;
 
 /// Plain TCP, or TLS as the server or the client.
 #[derive(Debug)]
@@ -11,9 +13,9 @@ pub enum Transport {
     /// No TLS.
     Plain(TcpStream),
     /// TLS, this side the server.
-    Server(Box<StreamOwned<ServerConnection, TcpStream>>),
+    Server(Box<TlsStream<ServerConnection, TcpStream>>),
     /// TLS, this side the client.
-    Client(Box<StreamOwned<ClientConnection, TcpStream>>),
+    Client(Box<TlsStream<ClientConnection, TcpStream>>),
 }
 
 impl Transport {
