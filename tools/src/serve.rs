@@ -3,8 +3,8 @@
 //! silent peer delays nobody; a cap on connections at once, handshakes
 //! included; and a bounded answer to peers past the cap.
 
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,6 +37,42 @@ pub trait Service: Send + Sync + 'static {
     /// [`BUSY_RESPONDERS`] being taken. Runs on the accept loop: it must
     /// not block.
     fn dropped(&self, stream: TcpStream);
+}
+
+/// Binds the first of `addr`'s addresses that can be bound. The error
+/// keeps its kind and names the address, and, for one in use, its usual
+/// cause: a running NVFlare server (a POC's admin port is 8003).
+pub fn listen(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+    let addrs: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot listen: cannot resolve the address: {e}"),
+            )
+        })?
+        .collect();
+    let mut last = None;
+    for a in &addrs {
+        match TcpListener::bind(a) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some((a, e)),
+        }
+    }
+    Err(match last {
+        Some((a, e)) if e.kind() == io::ErrorKind::AddrInUse => io::Error::new(
+            e.kind(),
+            format!(
+                "cannot listen on {a}: {e}: another process listens there (a running NVFlare \
+                 server or POC holds its admin port, 8003 in a POC); stop it, or choose another port"
+            ),
+        ),
+        Some((a, e)) => io::Error::new(e.kind(), format!("cannot listen on {a}: {e}")),
+        None => io::Error::new(
+            io::ErrorKind::NotFound,
+            "cannot listen: the address resolves to nothing",
+        ),
+    })
 }
 
 /// One of a counted number of places, given back when dropped.

@@ -166,12 +166,29 @@ pub fn handshake<C: Handshaking>(
     limit: Duration,
     timeout: Duration,
 ) -> io::Result<()> {
+    let started = Instant::now();
     let mut io = Deadline {
         tcp,
-        deadline: Instant::now() + limit,
+        deadline: started + limit,
     };
     while tls.is_handshaking() {
-        tls.complete_io(&mut io)?;
+        if let Err(e) = tls.complete_io(&mut io) {
+            // A read or write that waited out what was left of the deadline.
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "timed out after {:.1} s (the handshake's limit is {} s)",
+                        started.elapsed().as_secs_f64(),
+                        limit.as_secs_f64()
+                    ),
+                ));
+            }
+            return Err(e);
+        }
     }
     tcp.set_read_timeout(Some(timeout))?;
     tcp.set_write_timeout(Some(timeout))?;
@@ -233,8 +250,15 @@ pub fn client_stream(
     let name = ServerName::try_from(server_name.to_owned())
         .map_err(|e| format!("bad server name {server_name:?}: {e}"))?;
     let mut conn = ClientConnection::new(Arc::clone(config), name).map_err(|e| e.to_string())?;
-    handshake(&mut conn, &mut tcp, timeout, timeout)
-        .map_err(|e| format!("TLS handshake: {}", nvflare_hci::ErrorChain(&e)))?;
+    let peer = tcp
+        .peer_addr()
+        .map_or_else(|_| server_name.to_owned(), |a| a.to_string());
+    handshake(&mut conn, &mut tcp, timeout, timeout).map_err(|e| {
+        format!(
+            "TLS handshake with {peer} ({server_name}): {}",
+            nvflare_hci::ErrorChain(&e)
+        )
+    })?;
     Ok(StreamOwned::new(conn, tcp))
 }
 

@@ -289,16 +289,48 @@ fn command_line() {
     assert!(stderr.starts_with("error: "), "{stderr}");
     assert!(!missing.exists());
 
+    // Each error names what, where and with whom.
     let (code, _, stderr) = run(&["upload", "--connect", &addr, "/nonexistent/file"]);
     assert_eq!(code, Some(1));
-    assert!(
-        stderr.starts_with("error: ") && !stderr.contains("panicked"),
-        "{stderr}"
+    assert_eq!(
+        stderr.trim(),
+        "error: cannot read /nonexistent/file: No such file or directory (os error 2)"
     );
 
     let (code, _, stderr) = run(&["list", "--connect", "127.0.0.1:1"]);
     assert_eq!(code, Some(1));
-    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot connect to 127.0.0.1:1: Connection refused"),
+        "{stderr}"
+    );
+
+    // A port in use is named, with its usual cause.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().to_string();
+    let (code, _, stderr) = run(&[
+        "serve",
+        "--listen",
+        &port,
+        "--dir",
+        local.path().join("other").to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.starts_with(&format!("error: cannot listen on {port}: "))
+            && stderr.contains("another process listens there"),
+        "{stderr}"
+    );
+
+    // A server that stops answering mid-exchange: a timeout, with its address.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap().to_string();
+    let (code, _, stderr) = run(&["list", "--connect", &silent_addr, "--timeout", "1"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.starts_with(&format!("error: {silent_addr}: ")),
+        "{stderr}"
+    );
+    drop(silent);
     drop(server);
 }
 

@@ -416,7 +416,42 @@ fn a_trickled_handshake_is_cut_off_at_the_deadline() {
         ms < 2500,
         "the handshake lasted {ms} ms with a 1 s deadline"
     );
+    // The refusal says it timed out, and after how long.
+    let error = record["error"].as_str().unwrap();
+    assert!(
+        error.contains("timed out after 1.") && error.contains("limit is 1 s"),
+        "{error}"
+    );
     feeder.join().unwrap();
+}
+
+/// A client whose server never answers the handshake: the error says it
+/// timed out, after how long, and with whom.
+#[test]
+fn a_silent_server_times_out_with_its_address() {
+    let work = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&work.path().join("pki"), "hci CA");
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let out = std::process::Command::new(common::HCI)
+        .args(["list", "--connect", &addr, "--timeout", "1"])
+        .arg("--tls-cert")
+        .arg(pki.path("client.pem"))
+        .arg("--tls-key")
+        .arg(pki.path("client.key"))
+        .arg("--tls-ca")
+        .arg(pki.path("ca.pem"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: TLS: TLS handshake with {addr} (127.0.0.1): timed out after 1."
+        )) && !err.contains("os error 11"),
+        "{err}"
+    );
+    drop(silent);
 }
 
 #[test]

@@ -72,13 +72,15 @@ type Log = Arc<dyn Fn(Value) + Send + Sync>;
 impl Server {
     /// Binds `addr` (port 0 picks a free port) and readies `config.dir`.
     pub fn bind(addr: impl ToSocketAddrs, config: ServerConfig) -> io::Result<Server> {
-        fs::create_dir_all(config.dir.join(SPOOL))?;
+        let spool = config.dir.join(SPOOL);
+        let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", spool.display()));
+        fs::create_dir_all(&spool).map_err(named)?;
         // Spool files of an earlier run that died mid-transfer.
-        for entry in fs::read_dir(config.dir.join(SPOOL))? {
-            let _ = fs::remove_file(entry?.path());
+        for entry in fs::read_dir(&spool).map_err(named)? {
+            let _ = fs::remove_file(entry.map_err(named)?.path());
         }
         Ok(Server {
-            listener: TcpListener::bind(addr)?,
+            listener: serve::listen(addr)?,
             config: Arc::new(config),
         })
     }
@@ -321,21 +323,65 @@ pub fn stored_file(dir: &Path, name: &str) -> Result<PathBuf, String> {
 /// Client-side failures.
 #[derive(Debug)]
 pub enum ClientError {
-    /// The exchange failed.
+    /// An exchange failed, with no peer to name.
     Exchange(Error),
+    /// The exchange with the server at `addr` failed.
+    Peer {
+        /// The server's `HOST:PORT`.
+        addr: String,
+        /// What failed.
+        error: Error,
+    },
     /// The server said no.
     Server(String),
-    /// A local file could not be handled, or the connection failed.
+    /// The connection to `addr` could not be made within `timeout`.
+    Connect {
+        /// The server's `HOST:PORT`.
+        addr: String,
+        /// The connect timeout.
+        timeout: Duration,
+        /// Why.
+        error: io::Error,
+    },
+    /// A local file could not be read or written.
+    Local {
+        /// What was done to it: "cannot read", "cannot write".
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: io::Error,
+    },
+    /// A local failure with no file to name.
     Io(io::Error),
     /// TLS: a bad certificate or key file, or a failed handshake.
     Tls(String),
+}
+
+/// An I/O error, saying "timed out after N s" for a timeout.
+fn io_cause(error: &io::Error, timeout: Duration) -> String {
+    match error.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+            format!("timed out after {} s", timeout.as_secs_f64())
+        }
+        _ => error.to_string(),
+    }
 }
 
 impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ClientError::Exchange(e) => f.write_str(&describe(e)),
+            ClientError::Peer { addr, error } => write!(f, "{addr}: {}", describe(error)),
             ClientError::Server(e) => write!(f, "server error: {e}"),
+            ClientError::Connect {
+                addr,
+                timeout,
+                error,
+            } => write!(f, "cannot connect to {addr}: {}", io_cause(error, *timeout)),
+            ClientError::Local { what, path, error } => {
+                write!(f, "{what} {}: {error}", path.display())
+            }
             ClientError::Io(e) => write!(f, "{e}"),
             ClientError::Tls(e) => write!(f, "TLS: {e}"),
         }
@@ -347,8 +393,25 @@ impl std::fmt::Display for ClientError {
 impl std::error::Error for ClientError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ClientError::Io(e) => e.source(),
-            ClientError::Exchange(_) | ClientError::Server(_) | ClientError::Tls(_) => None,
+            ClientError::Io(e) | ClientError::Local { error: e, .. } => e.source(),
+            ClientError::Exchange(_)
+            | ClientError::Peer { .. }
+            | ClientError::Server(_)
+            | ClientError::Connect { .. }
+            | ClientError::Tls(_) => None,
+        }
+    }
+}
+
+impl ClientError {
+    /// An exchange error as one with the server at `addr`.
+    fn with_peer(self, addr: &str) -> ClientError {
+        match self {
+            ClientError::Exchange(error) => ClientError::Peer {
+                addr: addr.to_owned(),
+                error,
+            },
+            other => other,
         }
     }
 }
@@ -420,12 +483,18 @@ pub fn host_of(addr: &str) -> &str {
 }
 
 fn connect(endpoint: &Endpoint) -> Result<Connection<Transport>, ClientError> {
-    let tcp = tls::connect_tcp(endpoint.addr.as_str(), endpoint.timeout)?;
+    let tcp = tls::connect_tcp(endpoint.addr.as_str(), endpoint.timeout).map_err(|error| {
+        ClientError::Connect {
+            addr: endpoint.addr.clone(),
+            timeout: endpoint.timeout,
+            error,
+        }
+    })?;
     let Some(tls) = &endpoint.tls else {
         return Ok(Connection::new(Transport::Plain(tcp)));
     };
     let stream = tls::client_stream(&tls.config, &tls.server_name, tcp, endpoint.timeout)
-        .map_err(|e| ClientError::Tls(format!("{}: {e}", endpoint.addr)))?;
+        .map_err(ClientError::Tls)?;
     Ok(Connection::new(Transport::Client(Box::new(stream.into()))))
 }
 
@@ -450,7 +519,21 @@ pub fn upload(
     progress: Option<OnProgress>,
 ) -> Result<(String, bool), ClientError> {
     // Open the file before connecting: a local error is reported as such.
-    let generator = GenerateDataFromFile::open(file)?;
+    let generator = GenerateDataFromFile::open(file).map_err(|error| ClientError::Local {
+        what: "cannot read",
+        path: file.to_path_buf(),
+        error,
+    })?;
+    upload_from(endpoint, file, generator, meta, progress).map_err(|e| e.with_peer(&endpoint.addr))
+}
+
+fn upload_from(
+    endpoint: &Endpoint,
+    file: &Path,
+    generator: GenerateDataFromFile,
+    meta: Option<&str>,
+    progress: Option<OnProgress>,
+) -> Result<(String, bool), ClientError> {
     let mut conn = connect(endpoint)?;
     let default_meta;
     let meta = match meta {
@@ -465,8 +548,20 @@ pub fn upload(
         conn = conn.on_send_progress(p);
     }
     let sent = conn.send_binary_data(generator, meta);
-    if let Err(e @ (Error::BodySource(_) | Error::BodySizeMismatch { .. })) = sent {
-        return Err(e.into()); // the local file failed
+    if let Err(Error::BodySource(error)) = sent {
+        // The local file failed.
+        return Err(ClientError::Local {
+            what: "cannot read",
+            path: file.to_path_buf(),
+            error,
+        });
+    }
+    if let Err(e @ Error::BodySizeMismatch { .. }) = sent {
+        return Err(ClientError::Local {
+            what: "cannot read",
+            path: file.to_path_buf(),
+            error: io::Error::other(e.to_string()),
+        });
     }
     // A server that refused early may have replied and closed: prefer its reply.
     let reply = text_reply(&mut conn);
@@ -479,6 +574,15 @@ pub fn upload(
 
 /// Downloads `name` to `out` atomically; returns the file's size.
 pub fn download(
+    endpoint: &Endpoint,
+    name: &str,
+    out: &Path,
+    progress: Option<OnProgress>,
+) -> Result<u64, ClientError> {
+    download_to(endpoint, name, out, progress).map_err(|e| e.with_peer(&endpoint.addr))
+}
+
+fn download_to(
     endpoint: &Endpoint,
     name: &str,
     out: &Path,
@@ -497,8 +601,11 @@ pub fn download(
     match conn.receive_and_parse(&mut MsgDataProcessor::in_dir(parent))? {
         Exchange::Binary { body, .. } => {
             let size = body.len();
-            body.persist(out)
-                .map_err(|e| ClientError::Io(e.into_parts().0))?;
+            body.persist(out).map_err(|e| ClientError::Local {
+                what: "cannot write",
+                path: out.to_path_buf(),
+                error: e.into_parts().0,
+            })?;
             Ok(size)
         }
         Exchange::Text(text) => {
@@ -512,10 +619,13 @@ pub fn download(
 
 /// Lists the server's files; returns the reply line and whether it said ok.
 pub fn list(endpoint: &Endpoint) -> Result<(String, bool), ClientError> {
-    let mut conn = connect(endpoint)?;
-    conn.send_text("list")?;
-    let (text, value) = text_reply(&mut conn)?;
-    Ok((text, value["status"] == "ok"))
+    (|| {
+        let mut conn = connect(endpoint)?;
+        conn.send_text("list")?;
+        let (text, value) = text_reply(&mut conn)?;
+        Ok((text, value["status"] == "ok"))
+    })()
+    .map_err(|e: ClientError| e.with_peer(&endpoint.addr))
 }
 
 /// True when the two files hold the same bytes.

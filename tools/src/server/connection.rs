@@ -110,7 +110,7 @@ impl Write for Counted {
     }
 }
 
-type Conn = Connection<StreamOwned<ServerConnection, Counted>>;
+type Conn = Connection<tls::TlsStream<ServerConnection, Counted>>;
 
 /// The handshake under one deadline; the TLS stream and the peer's
 /// identity, or the refusal's log record.
@@ -200,7 +200,7 @@ fn handle(tcp: TcpStream, state: &State) -> Option<Value> {
     };
     let (read, written) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let (conn, tcp) = (tls.conn, tls.sock);
-    let stream = StreamOwned::new(
+    let stream = tls::TlsStream::new(
         conn,
         Counted {
             tcp,

@@ -137,7 +137,7 @@ impl Server {
             .map_err(|e| format!("{}: {e}", kit.policy.display()))?;
         let store = Store::open(&config.store)
             .map_err(|e| format!("store {}: {e}", config.store.display()))?;
-        let listener = listen(addr)?;
+        let listener = crate::serve::listen(addr).map_err(|e| e.to_string())?;
         Ok(Server {
             listener,
             state: Arc::new(State {
@@ -189,29 +189,5 @@ impl Server {
             log: Arc::new(log),
         });
         crate::serve::run(&self.listener, max, service);
-    }
-}
-
-/// Binds the first of `addr`'s addresses that can be bound; the error
-/// names the address, and the usual cause of one in use.
-fn listen(addr: impl ToSocketAddrs) -> Result<TcpListener, String> {
-    let addrs: Vec<SocketAddr> = addr
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot listen: cannot resolve the address: {e}"))?
-        .collect();
-    let mut last = None;
-    for a in &addrs {
-        match TcpListener::bind(a) {
-            Ok(l) => return Ok(l),
-            Err(e) => last = Some((a, e)),
-        }
-    }
-    match last {
-        Some((a, e)) if e.kind() == io::ErrorKind::AddrInUse => Err(format!(
-            "cannot listen on {a}: {e}: another process listens there (a running NVFlare server \
-             or POC holds its admin port, 8003 in a POC); stop it, or choose another --port"
-        )),
-        Some((a, e)) => Err(format!("cannot listen on {a}: {e}")),
-        None => Err("cannot listen: the address resolves to nothing".into()),
     }
 }
