@@ -2,5 +2,6 @@
 //! session (login, one TLS connection per command, logout), and how replies
 //! are printed.
 
+pub mod line;
 pub mod render;
 pub mod session;
