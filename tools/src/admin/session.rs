@@ -73,6 +73,12 @@ pub struct Kit {
     pub host: String,
     /// The admin port, from `sp_end_point`.
     pub port: u16,
+    /// The kit's `sp_end_point` as written (`HOST:FL_PORT:ADMIN_PORT`):
+    /// the static service provider NVFlare's console reports.
+    pub sp_end_point: String,
+    /// The kit's transfer folder (`transfer/` beside `startup/`), where
+    /// NVFlare's console uploads from and downloads to.
+    pub transfer: PathBuf,
 }
 
 impl Kit {
@@ -122,6 +128,10 @@ impl Kit {
             ca_cert: startup.join(field("ca_cert", "rootCA.pem")),
             host,
             port,
+            sp_end_point: end_point.to_owned(),
+            transfer: startup
+                .parent()
+                .map_or_else(|| startup.join("transfer"), |p| p.join("transfer")),
         })
     }
 }
@@ -319,6 +329,8 @@ fn text_reply(conn: &mut TlsConnection) -> Result<Reply, AdminError> {
 }
 
 /// A logged-in admin session. Logs out when [`close`](Session::close)d.
+/// A clone shares the token (to run a command on another thread).
+#[derive(Clone)]
 pub struct Session {
     config: Arc<ClientConfig>,
     target: Target,
