@@ -66,7 +66,14 @@ fn spawn(python: &Path, kit: &Path, module: &str, set: &[&str], log: &Path) -> C
     Command::new(python)
         .args(["-u", "-m", module, "-m"])
         .arg(kit)
-        .args(["-s", if module.contains("server") { "fed_server.json" } else { "fed_client.json" }])
+        .args([
+            "-s",
+            if module.contains("server") {
+                "fed_server.json"
+            } else {
+                "fed_client.json"
+            },
+        ])
         .arg("--set")
         .args(set)
         .current_dir(kit)
@@ -90,10 +97,16 @@ fn deploy(work: &Path) -> Deployment {
     prepare_sites(python, &first, None, 2);
     let project = std::fs::read_to_string(first.join("project.yml"))
         .unwrap()
-        .replace("fed_learn_port: 8002", &format!("fed_learn_port: {fl_port}"))
+        .replace(
+            "fed_learn_port: 8002",
+            &format!("fed_learn_port: {fl_port}"),
+        )
         .replace("admin_port: 8003", &format!("admin_port: {admin_port}"))
         .replace(":8002:8003", &format!(":{fl_port}:{admin_port}"));
-    assert!(project.contains(&format!("admin_port: {admin_port}")), "{project}");
+    assert!(
+        project.contains(&format!("admin_port: {admin_port}")),
+        "{project}"
+    );
     let project_file = work.join("project.yml");
     std::fs::write(&project_file, project).unwrap();
     let ws = work.join("ws");
@@ -118,7 +131,12 @@ fn deploy(work: &Path) -> Deployment {
             python,
             &prod.join(site),
             "nvflare.private.fed.app.client.client_train",
-            &["secure_train=true", &uid, "org=nvidia", "config_folder=config"],
+            &[
+                "secure_train=true",
+                &uid,
+                "org=nvidia",
+                "config_folder=config",
+            ],
             &log,
         );
         processes.0.push((client, log));
@@ -268,7 +286,12 @@ fn admin_console_on_a_deployment_that_trains() {
         if s.contains("site-1") && s.contains("site-2") {
             break;
         }
-        assert!(Instant::now() < deadline, "clients never joined: {}\n{}", text(&out), logs());
+        assert!(
+            Instant::now() < deadline,
+            "clients never joined: {}\n{}",
+            text(&out),
+            logs()
+        );
         std::thread::sleep(Duration::from_millis(300));
     }
 
@@ -276,13 +299,23 @@ fn admin_console_on_a_deployment_that_trains() {
     let job = np_job(work.path(), "np-sag", 3, 0.0);
     let out = admin(kit, &["submit-job", job.to_str().unwrap()]);
     assert!(out.status.success(), "{}\n{}", text(&out), logs());
-    let id = stdout(&out).trim().strip_prefix("Submitted job: ").expect("job id").to_owned();
+    let id = stdout(&out)
+        .trim()
+        .strip_prefix("Submitted job: ")
+        .expect("job id")
+        .to_owned();
     let out = admin(kit, &["wait", &id, "--timeout", "60"]);
     assert!(out.status.success(), "{}\n{}", text(&out), logs());
     let lines: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
-    assert_eq!(lines.last().unwrap(), &format!("{id}: FINISHED:COMPLETED"), "{lines:?}");
+    assert_eq!(
+        lines.last().unwrap(),
+        &format!("{id}: FINISHED:COMPLETED"),
+        "{lines:?}"
+    );
     assert!(
-        lines.iter().any(|l| l.starts_with(&format!("{id}: RUNNING (round ")) && l.ends_with(" of 3)")),
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("{id}: RUNNING (round ")) && l.ends_with(" of 3)")),
         "no round while it ran: {lines:?}"
     );
     assert_eq!(
@@ -294,7 +327,10 @@ fn admin_console_on_a_deployment_that_trains() {
     // Download it: the global model holds the initial weights plus three
     // rounds of +1; the server's workspace came along.
     let downloads = work.path().join("downloads");
-    let out = admin(kit, &["download-job", &id, "--out", downloads.to_str().unwrap()]);
+    let out = admin(
+        kit,
+        &["download-job", &id, "--out", downloads.to_str().unwrap()],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let got = downloads.join(&id);
     assert_eq!(
@@ -307,13 +343,20 @@ fn admin_console_on_a_deployment_that_trains() {
         "workspace/app_server/config/config_fed_server.json",
         "job/np-sag/app/custom/echo_command.py",
     ] {
-        assert!(got.join(file).is_file(), "{file} missing: {:?}", common::files_under(&got));
+        assert!(
+            got.join(file).is_file(),
+            "{file} missing: {:?}",
+            common::files_under(&got)
+        );
     }
     // A second download into the same folder fails before the server
     // stages anything: no transfer folder left on the server.
     let staged = || common::entries(&d.server_kit.join("transfer"));
     let before = staged();
-    let out = admin(kit, &["download-job", &id, "--out", downloads.to_str().unwrap()]);
+    let out = admin(
+        kit,
+        &["download-job", &id, "--out", downloads.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("already exists"), "{}", text(&out));
     assert_eq!(staged(), before, "the server staged a download for nothing");
@@ -322,7 +365,11 @@ fn admin_console_on_a_deployment_that_trains() {
     let long = np_job(work.path(), "np-long", 1000, 0.2);
     let out = admin(kit, &["submit-job", long.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
-    let long_id = stdout(&out).trim().strip_prefix("Submitted job: ").unwrap().to_owned();
+    let long_id = stdout(&out)
+        .trim()
+        .strip_prefix("Submitted job: ")
+        .unwrap()
+        .to_owned();
     let deadline = Instant::now() + Duration::from_secs(30);
     while job_status(kit, &long_id) != "RUNNING" {
         assert!(Instant::now() < deadline, "never ran\n{}", logs());
@@ -331,7 +378,19 @@ fn admin_console_on_a_deployment_that_trains() {
     // The echo answers once the server's app has started.
     let deadline = Instant::now() + Duration::from_secs(20);
     let echoed = loop {
-        let out = admin(kit, &["--json", "run", "app_command", &long_id, "echo", "#", "DATA", "x"]);
+        let out = admin(
+            kit,
+            &[
+                "--json",
+                "run",
+                "app_command",
+                &long_id,
+                "echo",
+                "#",
+                "DATA",
+                "x",
+            ],
+        );
         let reply: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         if out.status.success() {
             break reply;
@@ -345,17 +404,29 @@ fn admin_console_on_a_deployment_that_trains() {
         "{echoed}"
     );
     let out = admin(kit, &["run", "show_stats", &long_id, "server"]);
-    assert!(out.status.success() && stdout(&out).contains("ScatterAndGather"), "{}", text(&out));
+    assert!(
+        out.status.success() && stdout(&out).contains("ScatterAndGather"),
+        "{}",
+        text(&out)
+    );
     let out = admin(kit, &["run", "check_status", "client"]);
     assert!(stdout(&out).contains(&long_id), "{}", text(&out));
 
     // Shell commands on a client: one plain, one grep with a quoted
     // pattern that must arrive as one argument.
     let out = admin(kit, &["run", "ls", "site-1"]);
-    assert!(out.status.success() && stdout(&out).contains("startup"), "{}", text(&out));
+    assert!(
+        out.status.success() && stdout(&out).contains("startup"),
+        "{}",
+        text(&out)
+    );
     let out = admin(kit, &["run", "grep", "site-1", "client name", "readme.txt"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(stdout(&out).contains("The client name in your submission"), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("The client name in your submission"),
+        "{}",
+        text(&out)
+    );
 
     // A scripted session: help, commands, abort (no confirmation when
     // piped), wait naming the status, and the logout the server records.
@@ -367,15 +438,39 @@ fn admin_console_on_a_deployment_that_trains() {
     );
     let out = admin_with_input(kit, &["--json"], Some(&script));
     let all = text(&out);
-    assert_eq!(out.status.code(), Some(1), "wait must fail on an abort: {all}");
-    assert!(all.contains("Server Commands") && all.contains("Usage: abort_job job_id"), "{all}");
-    assert!(all.contains("'sp_list'") && all.contains("command timeout is set to 7.0\n7.0\n"), "{all}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "wait must fail on an abort: {all}"
+    );
+    assert!(
+        all.contains("Server Commands") && all.contains("Usage: abort_job job_id"),
+        "{all}"
+    );
+    assert!(
+        all.contains("'sp_list'") && all.contains("command timeout is set to 7.0\n7.0\n"),
+        "{all}"
+    );
     assert!(all.contains(r#""data":" from the session""#), "{all}");
     assert!(all.contains("FINISHED:ABORTED"), "{all}");
     let actions = audit(&d.server_kit)[before..].to_vec();
-    assert_eq!(actions.first().map(String::as_str), Some("_cert_login admin@nvidia.com"), "{actions:?}");
-    assert_eq!(actions.last().map(String::as_str), Some("_logout"), "{actions:?}");
-    assert!(actions.iter().any(|a| a == &format!("abort_job {long_id}")), "{actions:?}");
-    assert!(!actions.iter().any(|a| a == "list_jobs"), "ran past the failure: {actions:?}");
+    assert_eq!(
+        actions.first().map(String::as_str),
+        Some("_cert_login admin@nvidia.com"),
+        "{actions:?}"
+    );
+    assert_eq!(
+        actions.last().map(String::as_str),
+        Some("_logout"),
+        "{actions:?}"
+    );
+    assert!(
+        actions.iter().any(|a| a == &format!("abort_job {long_id}")),
+        "{actions:?}"
+    );
+    assert!(
+        !actions.iter().any(|a| a == "list_jobs"),
+        "ran past the failure: {actions:?}"
+    );
     drop(d);
 }

@@ -73,7 +73,11 @@ pub const LOCAL_COMMANDS: &[(&str, &str, &str)] = &[
         "list service providers information from previous heartbeat",
         "list_sp",
     ),
-    ("get_active_sp", "get active service provider", "get_active_sp"),
+    (
+        "get_active_sp",
+        "get active service provider",
+        "get_active_sp",
+    ),
     (
         "wait",
         "wait for a job to end, printing each change of status",
@@ -254,7 +258,8 @@ impl Console {
             print!("{}", render::table(&rows));
             println!("\nServer Commands");
             let mut rows = vec![vec!["Command".to_owned(), "Description".to_owned()]];
-            let mut server: Vec<&CommandInfo> = self.commands.iter().filter(|c| c.visible).collect();
+            let mut server: Vec<&CommandInfo> =
+                self.commands.iter().filter(|c| c.visible).collect();
             server.sort_by(|a, b| (&a.scope, &a.name).cmp(&(&b.scope, &b.name)));
             rows.extend(
                 server
@@ -385,7 +390,9 @@ impl Console {
     fn confirmed(&self, entry: &CommandInfo, ask: &mut Ask<'_>) -> bool {
         match entry.confirm.as_str() {
             "yesno" => matches!(
-                ask("Are you sure (y/N): ").map(|a| a.trim().to_lowercase()).as_deref(),
+                ask("Are you sure (y/N): ")
+                    .map(|a| a.trim().to_lowercase())
+                    .as_deref(),
                 Some("y" | "yes")
             ),
             "auth" | "username" => {
@@ -500,7 +507,10 @@ mod tests {
         let table = command_table(&reply);
         assert_eq!(table.len(), 3);
         assert_eq!(table[0].confirm, "yesno");
-        assert_eq!(table[1].client_cmd.as_deref(), Some("file_transfer.push_folder"));
+        assert_eq!(
+            table[1].client_cmd.as_deref(),
+            Some("file_transfer.push_folder")
+        );
         assert!(table[0].visible && !table[2].visible);
     }
 

@@ -149,7 +149,10 @@ mod tests {
     #[test]
     fn quotes_group_words_as_shlex_does() {
         let got = parse(r#"grep site-1 "client name" readme.txt"#).unwrap();
-        assert_eq!(got.args, args(&["grep", "site-1", "client name", "readme.txt"]));
+        assert_eq!(
+            got.args,
+            args(&["grep", "site-1", "client name", "readme.txt"])
+        );
         assert_eq!(got.line, r#"grep site-1 "client name" readme.txt"#);
         assert_eq!(got.props, None);
         assert_eq!(

@@ -286,7 +286,9 @@ pub fn wait_job(
         let next = Instant::now() + every;
         while Instant::now() < next {
             if cancel.load(Ordering::Relaxed) {
-                return Err(AdminError::Local(format!("wait for job {job_id} interrupted")));
+                return Err(AdminError::Local(format!(
+                    "wait for job {job_id} interrupted"
+                )));
             }
             if let Some(t) = timeout {
                 if start.elapsed() >= t {
@@ -380,7 +382,10 @@ mod tests {
         let stats = json!({"server": {"ScatterAndGather": {"current_round": 2, "num_rounds": 3, "phase": "train"},
                                       "ServerRunner": {"status": "started"}}});
         assert_eq!(find_round(&stats), Some((2, Some(3))));
-        let state = JobState { status: "RUNNING".into(), round: find_round(&stats) };
+        let state = JobState {
+            status: "RUNNING".into(),
+            round: find_round(&stats),
+        };
         assert_eq!(state.to_string(), "RUNNING (round 2 of 3)");
         assert_eq!(find_round(&json!({"server": {"ServerRunner": {}}})), None);
         assert!(is_final("FINISHED:ABORTED") && is_final("FAILED_TO_RUN") && !is_final("RUNNING"));

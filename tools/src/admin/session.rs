@@ -542,7 +542,9 @@ mod tests {
             cmd_timeout: Some(5.0),
             cmd_props: Some(" DATA".into()),
         };
-        let r: Value = serde_json::from_str(&request_with_meta("app_command j echo", Some("t"), &meta)).unwrap();
+        let r: Value =
+            serde_json::from_str(&request_with_meta("app_command j echo", Some("t"), &meta))
+                .unwrap();
         assert_eq!(r["meta"], json!({"cmd_timeout": 5.0, "cmd_props": " DATA"}));
         assert!(r["meta"]["cmd_timeout"].is_f64());
         let r: Value = serde_json::from_str(&request("x", None)).unwrap();
@@ -558,7 +560,9 @@ mod tests {
         let data: Vec<&Value> = many.items().iter().map(|i| &i["data"]).collect();
         assert_eq!(data, [&json!("a"), &json!("b")]);
         assert_eq!(many.json["meta"]["status"], "ok");
-        let err = Reply::parse("{}\u{3}nope\u{3}".into()).unwrap_err().to_string();
+        let err = Reply::parse("{}\u{3}nope\u{3}".into())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 2 of 2"), "{err}");
     }
 }

@@ -220,7 +220,10 @@ fn run_command(
         if json {
             println!("{reply}");
         } else {
-            print!("{}", render::render(reply["data"].as_array().map_or(&[], Vec::as_slice)));
+            print!(
+                "{}",
+                render::render(reply["data"].as_array().map_or(&[], Vec::as_slice))
+            );
         }
         return Ok(());
     }
@@ -261,9 +264,14 @@ fn wait_job(
     json: bool,
     cancel: &AtomicBool,
 ) -> Result<(), AdminError> {
-    ops::wait_job(session, job_id, timeout, Duration::from_secs(2), cancel, |s| {
-        console::print_state(job_id, s, json)
-    })
+    ops::wait_job(
+        session,
+        job_id,
+        timeout,
+        Duration::from_secs(2),
+        cancel,
+        |s| console::print_state(job_id, s, json),
+    )
     .map(|_| ())
 }
 
@@ -352,8 +360,8 @@ mod editor {
 fn interactive_loop(cli: &Cli, console: &mut Console) -> Result<ExitCode, AdminError> {
     use rustyline::error::ReadlineError;
     let fail = |e: ReadlineError| AdminError::Local(format!("line editor: {e}"));
-    let mut editor = rustyline::Editor::<editor::Names, rustyline::history::FileHistory>::new()
-        .map_err(fail)?;
+    let mut editor =
+        rustyline::Editor::<editor::Names, rustyline::history::FileHistory>::new().map_err(fail)?;
     editor.set_helper(Some(editor::Names(console.names())));
     let history = cli.history.clone().or_else(|| {
         std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".nvflare_admin_history"))
@@ -361,7 +369,9 @@ fn interactive_loop(cli: &Cli, console: &mut Console) -> Result<ExitCode, AdminE
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
-    println!("Type help to list commands; \"help CMD\" to show the usage of a command; bye to leave.");
+    println!(
+        "Type help to list commands; \"help CMD\" to show the usage of a command; bye to leave."
+    );
     let result = loop {
         match editor.readline("> ") {
             Ok(text) => {
