@@ -206,3 +206,96 @@ fn a_scripted_session_against_nvflare_admin_server() {
     assert_eq!(commands.last().map(String::as_str), Some("_logout"));
     assert_eq!(commands[commands.len() - 2], "list_jobs", "{commands:?}");
 }
+
+/// At a terminal: completion, confirmation where NVFlare asks for it,
+/// Ctrl-C stopping the running command only, history, Ctrl-D logging out.
+#[test]
+fn the_interactive_session_at_a_terminal() {
+    let work = tempfile::tempdir().unwrap();
+    let ws = work.path().join("ws");
+    prepare(admin_python(), &ws, None);
+    let prod = ws.join("example_project").join("prod_00");
+    let server = Server::start(&prod.join("server"), &work.path().join("store"));
+    let kit = prod.join("admin@nvidia.com");
+    let job = work.path().join("hello");
+    std::fs::create_dir_all(job.join("app/config")).unwrap();
+    std::fs::write(
+        job.join("meta.json"),
+        r#"{"name": "hello", "resource_spec": {}, "min_clients": 1, "deploy_map": {"app": ["@ALL"]}}"#,
+    )
+    .unwrap();
+    for side in ["server", "client"] {
+        std::fs::write(
+            job.join(format!("app/config/config_fed_{side}.json")),
+            r#"{"format_version": 2}"#,
+        )
+        .unwrap();
+    }
+    let out = session(
+        &kit,
+        server.port,
+        &format!("submit_job {}\n", job.display()),
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let id = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Submitted job: "))
+        .unwrap_or_else(|| panic!("{text}"))
+        .to_owned();
+
+    let history = work.path().join("history");
+    let steps = serde_json::json!([
+        ["expect", "> "],
+        ["send", "get_active\t\r"],
+        ["expect", "SP(name='localhost'"],
+        ["send", format!("delete_job {id}\r")],
+        ["expect", "Confirm with User Name: "],
+        ["send", "someone\r"],
+        ["expect", "user name mismatch: someone != admin@nvidia.com"],
+        ["send", format!("abort_job {id}\r")],
+        ["expect", "Are you sure (y/N): "],
+        ["send", "n\r"],
+        ["expect", "> "],
+        ["send", format!("wait {id}\r")],
+        ["expect", format!("{id}: SUBMITTED")],
+        ["send", "\u{3}"],
+        ["expect", "error: interrupted"],
+        ["expect", "> "],
+        ["send", format!("delete_job {id}\r")],
+        ["expect", "Confirm with User Name: "],
+        ["send", "admin@nvidia.com\r"],
+        ["expect", "> "],
+        ["send", "\u{4}"],
+    ]);
+    let port = server.port.to_string();
+    let out = Command::new(admin_python())
+        .arg(common::interop("pty_session.py"))
+        .arg(steps.to_string())
+        .args([common::NVFLARE_ADMIN, "--kit"])
+        .arg(&kit)
+        .args(["--host", "127.0.0.1", "--server-name", "localhost"])
+        .args(["--port", &port, "--history"])
+        .arg(&history)
+        .output()
+        .unwrap();
+    let transcript = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{transcript}");
+
+    let commands = server.commands_to_logout(0);
+    let deletes = format!("delete_job {id}");
+    assert_eq!(
+        commands.iter().filter(|c| **c == deletes).count(),
+        1,
+        "only the confirmed delete reached the server: {commands:?}\n{transcript}"
+    );
+    assert!(
+        !commands.iter().any(|c| c.starts_with("abort_job")),
+        "a declined abort was sent: {commands:?}"
+    );
+    assert_eq!(commands.last().map(String::as_str), Some("_logout"));
+    let saved = std::fs::read_to_string(&history).unwrap();
+    assert!(
+        saved.contains("get_active_sp") && saved.contains(&deletes),
+        "{saved}"
+    );
+}
