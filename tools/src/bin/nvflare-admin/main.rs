@@ -139,17 +139,6 @@ fn run(cli: &Cli) -> Result<ExitCode, AdminError> {
         port: cli.port.unwrap_or(kit.port),
         timeout: Duration::from_secs(cli.timeout.max(1)),
     };
-    // Checked before anything reaches the server.
-    if let Some(Command::DownloadJob { job_id, out }) = &cli.command {
-        ops::plain_name("job id", job_id)?;
-        let target = out.join(job_id);
-        if target.exists() {
-            return Err(AdminError::Local(format!(
-                "{} already exists",
-                target.display()
-            )));
-        }
-    }
     let wait_timeout = match &cli.command {
         Some(Command::Wait {
             timeout: Some(t), ..
