@@ -318,10 +318,9 @@ fn admin_console_on_a_deployment_that_trains() {
             .any(|l| l.starts_with(&format!("{id}: RUNNING (round ")) && l.ends_with(" of 3)")),
         "no round while it ran: {lines:?}"
     );
-    assert_eq!(
-        lines.iter().collect::<std::collections::HashSet<_>>().len(),
-        lines.len(),
-        "a status printed twice: {lines:?}"
+    assert!(
+        lines.windows(2).all(|w| w[0] != w[1]),
+        "a state printed without a change: {lines:?}"
     );
 
     // Download it: the global model holds the initial weights plus three
