@@ -243,6 +243,19 @@ fn the_interactive_session_at_a_terminal() {
         .unwrap_or_else(|| panic!("{text}"))
         .to_owned();
 
+    // download_job ID DESTINATION, into the kit's transfer folder; a
+    // second one into the same name fails and stops the script.
+    let out = session(
+        &kit,
+        server.port,
+        &format!("download_job {id} copy\ndownload_job {id} copy\n"),
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("copy already exists"), "{err}");
+    let copy = kit.join("transfer").join("copy");
+    assert!(copy.join("meta.json").is_file() && copy.join("job/hello/meta.json").is_file());
+
     let history = work.path().join("history");
     let steps = serde_json::json!([
         ["expect", "> "],

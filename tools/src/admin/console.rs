@@ -349,13 +349,27 @@ impl Console {
                 })?;
             }
             Some("file_transfer.pull_folder") => {
-                let [_, job_id] = cl.args.as_slice() else {
-                    return Err(AdminError::Local(format!("usage: {name} JOB_ID")));
+                let (job_id, dest) = match cl.args.as_slice() {
+                    [_, job_id] => (job_id.clone(), None),
+                    [_, job_id, dest] => (job_id.clone(), Some(dest.clone())),
+                    _ => {
+                        return Err(AdminError::Local(format!(
+                            "usage: {name} JOB_ID [DESTINATION]"
+                        )))
+                    }
                 };
-                let (job_id, out) = (job_id.clone(), self.kit.transfer.clone());
+                let out = self.kit.transfer.clone();
                 let command = name.rsplit('.').next().unwrap_or(name).to_owned();
                 self.interruptible(move |cancel| {
-                    let target = ops::download_job(&session, &command, &job_id, &out, progress, cancel)?;
+                    let target = ops::download_job(
+                        &session,
+                        &command,
+                        &job_id,
+                        dest.as_deref(),
+                        &out,
+                        progress,
+                        cancel,
+                    )?;
                     if json {
                         println!(
                             "{}",

@@ -118,21 +118,26 @@ pub fn submitted_id(reply: &Reply) -> Result<String, AdminError> {
         .ok_or_else(|| AdminError::Server(format!("no job id in the reply: {}", reply.text)))
 }
 
-/// Downloads job `job_id` into `out/JOB_ID` with `command` (`download_job`,
-/// or `download_job_components`): `job.zip` unzipped into `job/`, the
-/// other files as they are. Nothing is left behind on failure, and an
-/// existing `out/JOB_ID` is refused before the server is asked to stage
-/// anything. `cancel`, checked between files, stops it.
+/// Downloads job `job_id` into `out/NAME` (NAME is the job id unless
+/// `name` is given, as NVFlare's `download_job ID DESTINATION`) with
+/// `command` (`download_job`, or `download_job_components`): `job.zip`
+/// unzipped into `job/`, the other files as they are. Nothing is left
+/// behind on failure, and an existing `out/NAME` is refused before the
+/// server is asked to stage anything. `cancel`, checked between files,
+/// stops it.
 pub fn download_job(
     session: &Session,
     command: &str,
     job_id: &str,
+    name: Option<&str>,
     out: &Path,
     show_progress: bool,
     cancel: &AtomicBool,
 ) -> Result<PathBuf, AdminError> {
     plain_name("job id", job_id)?;
-    let target = out.join(job_id);
+    let name = name.unwrap_or(job_id);
+    plain_name("destination", name)?;
+    let target = out.join(name);
     if target.exists() {
         return Err(AdminError::Local(format!(
             "{} already exists",
@@ -159,7 +164,7 @@ pub fn download_job(
     // Everything lands in a hidden folder beside the target, renamed into
     // place once complete: no partial DIR/JOB_ID, whatever fails.
     let staging = tempfile::Builder::new()
-        .prefix(&format!(".{job_id}__{tx_id}."))
+        .prefix(&format!(".{name}__{tx_id}."))
         .tempdir_in(out)
         .map_err(|e| session::io_error("cannot create a folder in", out, e))?;
     for (i, file) in files.iter().enumerate() {

@@ -168,16 +168,18 @@ fn run(cli: &Cli) -> Result<ExitCode, AdminError> {
             })
         }
         Some(Command::DownloadJob { job_id, out }) => {
-            ops::download_job(&session, "download_job", job_id, out, false, &never).map(|target| {
-                if cli.json {
-                    println!(
-                        "{}",
-                        json!({"status": "ok", "location": target.display().to_string()})
-                    );
-                } else {
-                    println!("{}", target.display());
-                }
-            })
+            ops::download_job(&session, "download_job", job_id, None, out, false, &never).map(
+                |target| {
+                    if cli.json {
+                        println!(
+                            "{}",
+                            json!({"status": "ok", "location": target.display().to_string()})
+                        );
+                    } else {
+                        println!("{}", target.display());
+                    }
+                },
+            )
         }
         Some(Command::Wait { job_id, .. }) => {
             wait_job(&session, job_id, wait_timeout, cli.json, &never)
