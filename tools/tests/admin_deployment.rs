@@ -18,14 +18,55 @@ use common::python::admin_python;
 use common::{free_port, interop, prepare_sites};
 use serde_json::Value;
 
-/// Processes stopped by their PIDs when dropped: SIGTERM to all, then
-/// SIGKILL to any still there after 10 s.
+/// Processes stopped by their PIDs when dropped, with every process they
+/// started (NVFlare runs each job in processes of their own sessions, which
+/// outlive their parent): SIGTERM to all, then SIGKILL to any still there
+/// after 10 s.
 struct Processes(Vec<(Child, PathBuf)>);
+
+/// Every descendant of `roots` now, from `/proc`'s parent links.
+fn descendants(roots: &[u32]) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // pid (comm) state ppid ...: comm may hold spaces, so after the last ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(ppid) = ppid {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut found: Vec<u32> = Vec::new();
+    let mut frontier = roots.to_vec();
+    while let Some(parent) = frontier.pop() {
+        for &(pid, ppid) in &parent_of {
+            if ppid == parent && !found.contains(&pid) {
+                found.push(pid);
+                frontier.push(pid);
+            }
+        }
+    }
+    found
+}
+
+fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .stderr(Stdio::null())
+        .status();
+}
 
 impl Drop for Processes {
     fn drop(&mut self) {
-        for (child, _) in &self.0 {
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
+        let roots: Vec<u32> = self.0.iter().map(|(c, _)| c.id()).collect();
+        let others = descendants(&roots);
+        for &pid in roots.iter().chain(&others) {
+            signal(pid, "-TERM");
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         for (child, _) in &mut self.0 {
@@ -37,6 +78,16 @@ impl Drop for Processes {
             }
             let _ = child.kill();
             let _ = child.wait();
+        }
+        for pid in others {
+            while Instant::now() < deadline && Path::new(&format!("/proc/{pid}")).exists() {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            // Still the same process (not a new one on a reused PID).
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains("nvflare") {
+                signal(pid, "-KILL");
+            }
         }
     }
 }
