@@ -347,7 +347,7 @@ fn admin_console_on_a_deployment_that_trains() {
     }
 
     // Submit and wait: each change of status, the rounds, exit 0.
-    let job = np_job(work.path(), "np-sag", 3, 0.0);
+    let job = np_job(work.path(), "np-sag", 3, 0.5);
     let out = admin(kit, &["submit-job", job.to_str().unwrap()]);
     assert!(out.status.success(), "{}\n{}", text(&out), logs());
     let id = stdout(&out)
