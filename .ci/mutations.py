@@ -325,7 +325,7 @@ M = [
   ["admin_console_server"]),
  ("M138 download_job's destination ignored", "tools/src/admin/console.rs",
   "[_, job_id, dest] => (job_id.clone(), Some(dest.clone())),",
-  "[_, job_id, _] => (job_id.clone(), None),",
+  "[_, job_id, _] => (job_id.clone(), Option::<String>::None),",
   ["admin_console_server"]),
  ("M137 timeout printed as a Rust float", "tools/src/admin/console.rs",
   "        format!(\"{t:.1}\")",
