@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nvflare_hci::{Connection, DataGenerator, ErrorChain, Exchange, Limits, MsgDataProcessor};
+use nvflare_hci::{
+    Connection, DataGenerator, ErrorChain, Exchange, Limits, MsgDataProcessor, Progress,
+};
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use serde_json::{json, Value};
 
@@ -71,6 +73,12 @@ pub struct Kit {
     pub host: String,
     /// The admin port, from `sp_end_point`.
     pub port: u16,
+    /// The kit's `sp_end_point` as written (`HOST:FL_PORT:ADMIN_PORT`):
+    /// the static service provider NVFlare's console reports.
+    pub sp_end_point: String,
+    /// The kit's transfer folder (`transfer/` beside `startup/`), where
+    /// NVFlare's console uploads from and downloads to.
+    pub transfer: PathBuf,
 }
 
 impl Kit {
@@ -120,6 +128,10 @@ impl Kit {
             ca_cert: startup.join(field("ca_cert", "rootCA.pem")),
             host,
             port,
+            sp_end_point: end_point.to_owned(),
+            transfer: startup
+                .parent()
+                .map_or_else(|| startup.join("transfer"), |p| p.join("transfer")),
         })
     }
 }
@@ -167,11 +179,40 @@ pub fn connect(config: &Arc<ClientConfig>, target: &Target) -> Result<TlsConnect
 /// token when logged in. Non-ASCII is escaped, so that no character can
 /// straddle the server's 1 KiB reads.
 pub fn request(command: &str, token: Option<&str>) -> String {
+    request_with_meta(command, token, &RequestMeta::default())
+}
+
+/// What NVFlare's client puts in a request's `meta`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestMeta {
+    /// `cmd_timeout`: how long the server waits for the clients' replies,
+    /// in seconds (the console's `timeout`). Sent as a float, as Python
+    /// sends it; not sent when unset or 0.
+    pub cmd_timeout: Option<f64>,
+    /// `cmd_props`: the text after `#` on the command line, as typed.
+    pub cmd_props: Option<String>,
+}
+
+impl RequestMeta {
+    fn to_json(&self) -> Value {
+        let mut meta = serde_json::Map::new();
+        if let Some(t) = self.cmd_timeout.filter(|t| *t > 0.0) {
+            meta.insert("cmd_timeout".into(), json!(t));
+        }
+        if let Some(p) = self.cmd_props.as_ref().filter(|p| !p.is_empty()) {
+            meta.insert("cmd_props".into(), json!(p));
+        }
+        Value::Object(meta)
+    }
+}
+
+/// [`request`] with `meta`'s `cmd_timeout` and `cmd_props`.
+pub fn request_with_meta(command: &str, token: Option<&str>, meta: &RequestMeta) -> String {
     let mut data = vec![json!({"type": "command", "data": command})];
     if let Some(token) = token {
         data.push(json!({"type": "token", "data": token}));
     }
-    ascii_json(&json!({"data": data, "meta": {}}))
+    ascii_json(&json!({"data": data, "meta": meta.to_json()}))
 }
 
 /// JSON with every non-ASCII character escaped (`\uXXXX`, surrogate pairs
@@ -201,9 +242,44 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn parse(text: String) -> Result<Reply, AdminError> {
-        let json = serde_json::from_str(&text)
-            .map_err(|e| AdminError::Server(format!("reply is not JSON ({e}): {text}")))?;
+    /// A reply's text, its lines (`LINE_END`, `0x03`) kept: one JSON
+    /// document per line, as NVFlare's client reads it. One document is the
+    /// reply as is; several are one reply with all their items in order and
+    /// the last `meta` sent.
+    pub fn parse(text: String) -> Result<Reply, AdminError> {
+        let lines: Vec<&str> = text
+            .split(nvflare_hci::LINE_END as char)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let mut docs = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            let doc: Value = serde_json::from_str(line).map_err(|e| {
+                AdminError::Server(format!(
+                    "reply line {} of {} is not JSON ({e}): {line}",
+                    i + 1,
+                    lines.len()
+                ))
+            })?;
+            docs.push(doc);
+        }
+        let text = lines.join("\n");
+        let json = match docs.len() {
+            0 => return Err(AdminError::Server("empty reply".into())),
+            1 => docs.pop().unwrap_or_default(),
+            _ => {
+                let mut items = Vec::new();
+                let mut meta = json!({});
+                for doc in docs {
+                    if let Some(data) = doc["data"].as_array() {
+                        items.extend(data.iter().cloned());
+                    }
+                    if doc["meta"].as_object().is_some_and(|m| !m.is_empty()) {
+                        meta = doc["meta"].clone();
+                    }
+                }
+                json!({"data": items, "meta": meta})
+            }
+        };
         Ok(Reply { text, json })
     }
 
@@ -244,7 +320,7 @@ impl Reply {
 }
 
 fn text_reply(conn: &mut TlsConnection) -> Result<Reply, AdminError> {
-    match conn.receive()? {
+    match conn.receive_and_parse(&mut MsgDataProcessor::new().keep_line_ends(true))? {
         Exchange::Text(text) => Reply::parse(text),
         Exchange::Binary { .. } => Err(AdminError::Server(
             "a file where a reply was expected".into(),
@@ -253,16 +329,24 @@ fn text_reply(conn: &mut TlsConnection) -> Result<Reply, AdminError> {
 }
 
 /// A logged-in admin session. Logs out when [`close`](Session::close)d.
+/// A clone shares the token (to run a command on another thread).
+#[derive(Clone)]
 pub struct Session {
     config: Arc<ClientConfig>,
     target: Target,
     token: String,
+    cmd_timeout: Option<f64>,
 }
 
 impl Session {
     /// The session's token, sent with every request.
     pub fn token(&self) -> &str {
         &self.token
+    }
+
+    /// Where the session connects.
+    pub fn target(&self) -> &Target {
+        &self.target
     }
 
     /// Logs in as the kit's user (`_cert_login <username>`).
@@ -280,6 +364,7 @@ impl Session {
                 config,
                 target,
                 token: token.to_owned(),
+                cmd_timeout: None,
             }),
             _ => Err(AdminError::Server(format!(
                 "login rejected for {}: {}",
@@ -289,30 +374,86 @@ impl Session {
         }
     }
 
+    /// The command timeout sent with every request as `cmd_timeout`
+    /// (NVFlare's console's `timeout`); `None` or 0 unsets it.
+    pub fn set_cmd_timeout(&mut self, secs: Option<f64>) {
+        self.cmd_timeout = secs.filter(|t| *t > 0.0);
+    }
+
+    /// The command timeout, if set.
+    pub fn cmd_timeout(&self) -> Option<f64> {
+        self.cmd_timeout
+    }
+
+    /// Connects; the read timeout covers the command timeout too, since
+    /// the server may wait that long for the clients before it replies.
     fn connect(&self) -> Result<TlsConnection, AdminError> {
-        connect(&self.config, &self.target)
+        let mut target = self.target.clone();
+        if let Some(t) = self.cmd_timeout {
+            target.timeout += Duration::from_secs_f64(t.min(1e6));
+        }
+        connect(&self.config, &target)
+    }
+
+    fn request(&self, command: &str, props: Option<&str>) -> String {
+        let meta = RequestMeta {
+            cmd_timeout: self.cmd_timeout,
+            cmd_props: props.map(str::to_owned),
+        };
+        request_with_meta(command, Some(&self.token), &meta)
     }
 
     /// Runs one command; its reply, whatever its status.
     pub fn command(&self, command: &str) -> Result<Reply, AdminError> {
+        self.command_with_props(command, None)
+    }
+
+    /// Runs one command with `props` sent as its `cmd_props`.
+    pub fn command_with_props(
+        &self,
+        command: &str,
+        props: Option<&str>,
+    ) -> Result<Reply, AdminError> {
         let mut conn = self.connect()?;
-        conn.send_text(&request(command, Some(&self.token)))?;
+        conn.send_text(&self.request(command, props))?;
         text_reply(&mut conn)
     }
 
     /// Sends `command` with `body` as its binary request (the meta is the
     /// whole request JSON), and returns the reply.
     pub fn upload<G: DataGenerator>(&self, command: &str, body: G) -> Result<Reply, AdminError> {
+        self.upload_with_progress(command, body, |_| {})
+    }
+
+    /// [`upload`](Session::upload), reporting the body's progress.
+    pub fn upload_with_progress<G: DataGenerator, F: FnMut(Progress)>(
+        &self,
+        command: &str,
+        body: G,
+        progress: F,
+    ) -> Result<Reply, AdminError> {
         let mut conn = self.connect()?;
-        conn.send_binary_data(body, &request(command, Some(&self.token)))?;
+        conn.send_binary_data_with_progress(body, &self.request(command, None), progress)?;
         text_reply(&mut conn)
     }
 
     /// Runs `command`, whose reply is a file: spooled into `dir`, then moved to `path`.
     pub fn download(&self, command: &str, dir: &Path, path: &Path) -> Result<u64, AdminError> {
+        self.download_with_progress(command, dir, path, |_| {})
+    }
+
+    /// [`download`](Session::download), reporting the file's progress.
+    pub fn download_with_progress<F: FnMut(Progress)>(
+        &self,
+        command: &str,
+        dir: &Path,
+        path: &Path,
+        progress: F,
+    ) -> Result<u64, AdminError> {
         let mut conn = self.connect()?;
-        conn.send_text(&request(command, Some(&self.token)))?;
-        match conn.receive_and_parse(&mut MsgDataProcessor::in_dir(dir))? {
+        conn.send_text(&self.request(command, None))?;
+        let mut processor = MsgDataProcessor::in_dir(dir).keep_line_ends(true);
+        match conn.receive_with_progress(&mut processor, progress)? {
             Exchange::Binary { body, .. } => {
                 let len = body.len();
                 body.persist(path)
@@ -328,6 +469,12 @@ impl Session {
 
     /// Logs out (`_logout`), so that no session is left on the server.
     pub fn close(self) -> Result<(), AdminError> {
+        self.logout()
+    }
+
+    /// Logs out without giving the session up (for a console that must
+    /// log out from a borrowed session).
+    pub fn logout(&self) -> Result<(), AdminError> {
         self.command("_logout").map(|_| ())
     }
 }
@@ -387,5 +534,35 @@ mod tests {
         let back: Value = serde_json::from_str(&r).unwrap();
         assert_eq!(back["data"][0]["data"], "submit_job grüße😀");
         assert_eq!(back["data"][1], json!({"type": "token", "data": "t"}));
+    }
+
+    #[test]
+    fn meta_carries_cmd_timeout_and_cmd_props_as_python_sends_them() {
+        let meta = RequestMeta {
+            cmd_timeout: Some(5.0),
+            cmd_props: Some(" DATA".into()),
+        };
+        let r: Value =
+            serde_json::from_str(&request_with_meta("app_command j echo", Some("t"), &meta))
+                .unwrap();
+        assert_eq!(r["meta"], json!({"cmd_timeout": 5.0, "cmd_props": " DATA"}));
+        assert!(r["meta"]["cmd_timeout"].is_f64());
+        let r: Value = serde_json::from_str(&request("x", None)).unwrap();
+        assert_eq!(r["meta"], json!({}));
+    }
+
+    #[test]
+    fn replies_of_several_documents_are_read_as_one() {
+        let one = Reply::parse("{\"data\": [{\"type\": \"string\", \"data\": \"a\"}], \"meta\": {\"status\": \"ok\"}}\u{3}".into()).unwrap();
+        assert_eq!(one.items().len(), 1);
+        let text = "{\"data\": [{\"type\": \"string\", \"data\": \"a\"}]}\u{3}{\"data\": [{\"type\": \"string\", \"data\": \"b\"}], \"meta\": {\"status\": \"ok\"}}\u{3}";
+        let many = Reply::parse(text.into()).unwrap();
+        let data: Vec<&Value> = many.items().iter().map(|i| &i["data"]).collect();
+        assert_eq!(data, [&json!("a"), &json!("b")]);
+        assert_eq!(many.json["meta"]["status"], "ok");
+        let err = Reply::parse("{}\u{3}nope\u{3}".into())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2 of 2"), "{err}");
     }
 }

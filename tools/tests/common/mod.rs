@@ -117,3 +117,20 @@ pub fn prepare(python: &Path, workspace: &Path, project: Option<&Path>) {
     let _ = child.stdin.take().unwrap().write_all(b"y\n");
     checked("nvflare poc prepare", child.wait_with_output().unwrap());
 }
+
+/// `nvflare poc prepare -n SITES` into `workspace` with `project`: a POC
+/// with `sites` FL clients (site-1, site-2, …).
+pub fn prepare_sites(python: &Path, workspace: &Path, project: Option<&Path>, sites: usize) {
+    let mut cmd = std::process::Command::new(python);
+    cmd.args([
+        "-c",
+        "import sys; from nvflare.cli import main; sys.exit(main())",
+    ])
+    .args(["poc", "prepare", "-n", &sites.to_string()])
+    .env("NVFLARE_POC_WORKSPACE", workspace)
+    .stdin(std::process::Stdio::null());
+    if let Some(p) = project {
+        cmd.arg("-i").arg(p);
+    }
+    checked("nvflare poc prepare", cmd.output().unwrap());
+}
