@@ -205,6 +205,36 @@ fn a_scripted_session_against_nvflare_admin_server() {
     let commands = server.commands_to_logout(before);
     assert_eq!(commands.last().map(String::as_str), Some("_logout"));
     assert_eq!(commands[commands.len() - 2], "list_jobs", "{commands:?}");
+
+    // A server that never answers the handshake: the error says it timed
+    // out, after how long, and with whom.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let out = Command::new(common::NVFLARE_ADMIN)
+        .arg("--kit")
+        .arg(&kit)
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--server-name",
+            "localhost",
+            "--timeout",
+            "1",
+        ])
+        .arg("--port")
+        .arg(port.to_string())
+        .args(["run", "list_jobs"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "TLS handshake with 127.0.0.1:{port} (localhost): timed out after 1."
+        )) && !err.contains("os error 11"),
+        "{err}"
+    );
+    drop(silent);
 }
 
 /// At a terminal: completion, confirmation where NVFlare asks for it,

@@ -3,6 +3,7 @@
 //! binary exchanges.
 
 use std::fmt;
+use std::io;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use nvflare_hci::{
     Connection, DataGenerator, ErrorChain, Exchange, Limits, MsgDataProcessor, Progress,
 };
-use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use rustls::{ClientConfig, ClientConnection};
 use serde_json::{json, Value};
 
 use crate::tls;
@@ -153,7 +154,7 @@ pub struct Target {
 pub const MAX_DOWNLOAD: u64 = 64 << 30;
 
 /// A TLS connection to the admin server.
-pub type TlsConnection = Connection<StreamOwned<ClientConnection, TcpStream>>;
+pub type TlsConnection = Connection<tls::TlsStream<ClientConnection, TcpStream>>;
 
 /// Mutual TLS 1.2 or 1.3 with the kit's certificate, trusting only the
 /// kit's root CA. The server's name is checked (NVFlare's own client does
@@ -164,15 +165,24 @@ pub fn tls_config(kit: &Kit) -> Result<Arc<ClientConfig>, AdminError> {
 
 /// Connects, with the whole handshake done under the timeout.
 pub fn connect(config: &Arc<ClientConfig>, target: &Target) -> Result<TlsConnection, AdminError> {
-    let fail =
-        |e: &dyn fmt::Display| AdminError::Connect(format!("{}:{}: {e}", target.host, target.port));
-    let tcp = tls::connect_tcp((target.host.as_str(), target.port), target.timeout)
-        .map_err(|e| fail(&e))?;
-    tcp.set_nodelay(true).map_err(|e| fail(&e))?;
+    let fail = |e: io::Error| {
+        let cause = match e.kind() {
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                format!("timed out after {} s", target.timeout.as_secs_f64())
+            }
+            _ => e.to_string(),
+        };
+        AdminError::Connect(format!("{}:{}: {cause}", target.host, target.port))
+    };
+    let tcp =
+        tls::connect_tcp((target.host.as_str(), target.port), target.timeout).map_err(fail)?;
+    tcp.set_nodelay(true).map_err(fail)?;
+    // The handshake's error names the peer and the server name.
     let stream = tls::client_stream(config, &target.server_name, tcp, target.timeout)
-        .map_err(|e| fail(&e))?;
+        .map_err(AdminError::Connect)?;
     // Downloaded jobs may be larger than the library's default 1 GiB limit.
-    Ok(Connection::new(stream).limits(Limits::default().with_max_body_size(MAX_DOWNLOAD)))
+    Ok(Connection::new(tls::TlsStream::from(stream))
+        .limits(Limits::default().with_max_body_size(MAX_DOWNLOAD)))
 }
 
 /// A request as NVFlare's admin client writes it: the command, then the
