@@ -18,7 +18,7 @@ fn run(addr: &str, file: &str) -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", conn.receive()?.as_text().unwrap_or_default());
 
     let sent = conn.send_binary_file(file, r#"{"cmd":"submit_job"}"#)?;
-    println!("sent {sent} bytes");
+    println!("sent {} bytes", sent.size);
     println!("{}", conn.receive()?.as_text().unwrap_or_default());
     Ok(())
 }

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::processor::{DataProcessor, Exchange, MsgDataProcessor};
 use crate::progress::Progress;
 use crate::receive::{Inbound, Receiver};
-use crate::send::{DataGenerator, Outbound, Sender};
+use crate::send::{DataGenerator, Outbound, Sender, Sent};
 
 /// A stream that carries exchanges both ways: a `TcpStream`, a
 /// `&TcpStream`, a TLS stream, or, in tests, a [`Duplex`] of separate read
@@ -204,11 +204,11 @@ impl<S: Receiver + Sender> Connection<S> {
     }
 
     /// Sends a binary exchange: `meta` (empty for none) and exactly the
-    /// bytes `generator` declares. Returns the body size.
+    /// bytes `generator` declares. Returns the body's size and CRC-32 ([`Sent`](crate::Sent)).
     ///
     /// # Errors
     /// As [`ExchangeSender::send_binary_data`](crate::ExchangeSender::send_binary_data).
-    pub fn send_binary_data<G: DataGenerator>(&mut self, generator: G, meta: &str) -> Result<u64> {
+    pub fn send_binary_data<G: DataGenerator>(&mut self, generator: G, meta: &str) -> Result<Sent> {
         self.outbound
             .send_binary_data(&mut self.stream, generator, meta, None)
     }
@@ -225,7 +225,7 @@ impl<S: Receiver + Sender> Connection<S> {
         generator: G,
         meta: &str,
         mut progress: F,
-    ) -> Result<u64>
+    ) -> Result<Sent>
     where
         G: DataGenerator,
         F: FnMut(Progress),
@@ -235,11 +235,11 @@ impl<S: Receiver + Sender> Connection<S> {
     }
 
     /// Sends the file at `path` as the body of a binary exchange; the file
-    /// is closed on every path out. Returns the body size.
+    /// is closed on every path out. Returns the body's size and CRC-32 ([`Sent`](crate::Sent)).
     ///
     /// # Errors
     /// As [`ExchangeSender::send_binary_file`](crate::ExchangeSender::send_binary_file).
-    pub fn send_binary_file<P: AsRef<Path>>(&mut self, path: P, meta: &str) -> Result<u64> {
+    pub fn send_binary_file<P: AsRef<Path>>(&mut self, path: P, meta: &str) -> Result<Sent> {
         self.outbound
             .send_binary_file(&mut self.stream, path.as_ref(), meta, None)
     }
@@ -254,7 +254,7 @@ impl<S: Receiver + Sender> Connection<S> {
         path: P,
         meta: &str,
         mut progress: F,
-    ) -> Result<u64>
+    ) -> Result<Sent>
     where
         P: AsRef<Path>,
         F: FnMut(Progress),

@@ -180,7 +180,7 @@ pub use progress::Progress;
 pub use receive::{receive_all, ExchangeHandler, Receiver};
 pub use send::{
     send_binary_data, send_binary_file, send_lines, send_text, DataGenerator, ExchangeSender,
-    GenerateDataFromFile, GenerateDataFromReader, Sender,
+    GenerateDataFromFile, GenerateDataFromReader, Sender, Sent,
 };
 pub use wire::ContentType;
 #[doc(no_inline)]
