@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 
 use crate::decoder::Limits;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::processor::{DataProcessor, Exchange, MsgDataProcessor};
 use crate::progress::Progress;
 use crate::receive::{Inbound, Receiver};
@@ -176,6 +176,102 @@ impl<S: Receiver + Sender> Connection<S> {
     {
         self.inbound
             .receive_and_parse(&mut self.stream, processor, Some(&mut progress))
+    }
+
+    /// Sends `text` as a request and receives its reply, as one step: the
+    /// client's call. Unlike [`send_text`](Connection::send_text) then
+    /// [`receive`](Connection::receive), a read timeout while waiting for
+    /// the reply is [`Error::ReplyTimedOut`](crate::Error::ReplyTimedOut),
+    /// not [`Error::Idle`](crate::Error::Idle), and leaves receiving out of
+    /// step: a reply that comes late can never be taken for the reply to the
+    /// next request. Once receiving is out of step, a request is refused
+    /// with [`Error::OutOfStep`](crate::Error::OutOfStep) before anything
+    /// is sent.
+    ///
+    /// ```
+    /// use nvflare_hci::Connection;
+    /// let mut conn = Connection::from_halves(&b"2 jobs\x04"[..], Vec::new());
+    /// assert_eq!(conn.request("list_jobs")?.as_text(), Some("2 jobs"));
+    /// assert_eq!(conn.get_ref().writer(), b"list_jobs\x04");
+    /// # Ok::<(), nvflare_hci::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`send_text`](Connection::send_text), then as
+    /// [`receive`](Connection::receive), with
+    /// [`Error::ReplyTimedOut`](crate::Error::ReplyTimedOut) for `Idle`.
+    pub fn request(&mut self, text: &str) -> Result<Exchange> {
+        self.check_reply()?;
+        self.send_text(text)?;
+        self.reply(&mut MsgDataProcessor::new())
+    }
+
+    /// Sends a text request and feeds its reply to `processor`, as
+    /// [`request`](Connection::request) does.
+    ///
+    /// # Errors
+    /// As [`request`](Connection::request), and the processor's.
+    pub fn request_and_parse<P: DataProcessor + ?Sized>(
+        &mut self,
+        text: &str,
+        processor: &mut P,
+    ) -> Result<P::Output> {
+        self.check_reply()?;
+        self.send_text(text)?;
+        self.reply(processor)
+    }
+
+    /// Sends a binary request, as [`send_binary_data`](Connection::send_binary_data),
+    /// and receives its reply, as [`request`](Connection::request) does.
+    /// Returns what was sent (to compare its CRC-32 with the reply's) and
+    /// the reply.
+    ///
+    /// # Errors
+    /// As [`send_binary_data`](Connection::send_binary_data), then as
+    /// [`request`](Connection::request).
+    pub fn request_binary_data<G: DataGenerator>(
+        &mut self,
+        generator: G,
+        meta: &str,
+    ) -> Result<(Sent, Exchange)> {
+        self.check_reply()?;
+        let sent = self.send_binary_data(generator, meta)?;
+        Ok((sent, self.reply(&mut MsgDataProcessor::new())?))
+    }
+
+    /// Sends the file at `path` as a binary request, as
+    /// [`send_binary_file`](Connection::send_binary_file), and receives its
+    /// reply, as [`request`](Connection::request) does.
+    ///
+    /// # Errors
+    /// As [`send_binary_file`](Connection::send_binary_file), then as
+    /// [`request`](Connection::request).
+    pub fn request_binary_file<P: AsRef<Path>>(
+        &mut self,
+        path: P,
+        meta: &str,
+    ) -> Result<(Sent, Exchange)> {
+        self.check_reply()?;
+        let sent = self.send_binary_file(path, meta)?;
+        Ok((sent, self.reply(&mut MsgDataProcessor::new())?))
+    }
+
+    /// Before a request: a request whose reply cannot be received is not sent.
+    fn check_reply(&self) -> Result<()> {
+        self.inbound.refusal().map_or(Ok(()), Err)
+    }
+
+    /// Receives the reply to a request just sent: an idle timeout here is
+    /// inside the request/reply pair, so it stops receiving.
+    fn reply<P: DataProcessor + ?Sized>(&mut self, processor: &mut P) -> Result<P::Output> {
+        match self.receive_and_parse(processor) {
+            Err(Error::Idle(e)) => {
+                let e = Error::ReplyTimedOut(e);
+                self.inbound.stop(&e);
+                Err(e)
+            }
+            other => other,
+        }
     }
 
     /// Sends `text` followed by `ALL_END` as a text exchange, in one write
