@@ -108,6 +108,23 @@ impl<S: Receiver + Sender> Connection<S> {
     /// A connection over `stream` that starts with `buffered`, bytes already
     /// read from it (e.g. from [`into_parts`](Connection::into_parts) or
     /// [`ExchangeHandler::into_parts`](crate::ExchangeHandler::into_parts)).
+    ///
+    /// Only the bytes carry over, not the settings: like
+    /// [`new`](Connection::new), it starts with the default [`Limits`]
+    /// (bodies up to 64 GiB), block sizes and no progress callback. Set
+    /// them again, from the old connection's if it had others:
+    ///
+    /// ```
+    /// use nvflare_hci::{Connection, Limits};
+    /// let old = Connection::from_halves(&b"a\x04b\x04"[..], Vec::new())
+    ///     .limits(Limits::default().with_max_body_size(1 << 20));
+    /// let limits = old.get_limits();
+    /// let (stream, buffered) = old.into_parts();
+    /// let again = Connection::from_partially_read(stream, buffered);
+    /// assert_eq!(again.get_limits(), Limits::default()); // not carried over
+    /// let again = again.limits(limits);
+    /// assert_eq!(again.get_limits().max_body_size, 1 << 20);
+    /// ```
     pub fn from_partially_read(stream: S, buffered: Vec<u8>) -> Self {
         Connection {
             stream,
@@ -288,6 +305,16 @@ impl<S: Receiver + Sender> Connection<S> {
     /// `LINE_END`s (Python's, and [`receive`](Connection::receive)) reads
     /// them back as one string: `["ran x", "done"]` arrives as `"ran xdone"`
     /// unless it [keeps line ends](crate::MsgDataProcessor::keep_line_ends).
+    /// No lines at all send the empty text (a lone `ALL_END`), as
+    /// `send_text("")` does.
+    ///
+    /// ```
+    /// use nvflare_hci::Connection;
+    /// let mut conn = Connection::from_halves(&b""[..], Vec::new());
+    /// conn.send_lines(Vec::<String>::new())?;
+    /// assert_eq!(conn.get_ref().writer(), b"\x04");
+    /// # Ok::<(), nvflare_hci::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`ExchangeSender::send_lines`](crate::ExchangeSender::send_lines).
@@ -497,7 +524,9 @@ impl<S> Connection<S> {
     }
 
     /// The stream, and the bytes read ahead from it, which come before
-    /// anything still in the stream.
+    /// anything still in the stream. The settings (limits, block sizes,
+    /// progress) stay behind: [`from_partially_read`](Connection::from_partially_read)
+    /// starts with the defaults.
     pub fn into_parts(self) -> (S, Vec<u8>) {
         (self.stream, self.inbound.into_buffered())
     }

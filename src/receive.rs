@@ -389,7 +389,9 @@ impl<R: Receiver> ExchangeHandler<R> {
 
     /// A handler that starts with `buffered`, bytes already read from
     /// `receiver` (e.g. the read-ahead of an earlier handler, from
-    /// [`into_parts`](ExchangeHandler::into_parts)).
+    /// [`into_parts`](ExchangeHandler::into_parts)). Only the bytes carry
+    /// over: it starts with the default [`Limits`] (bodies up to 64 GiB)
+    /// and block size; set them again with [`limits`](ExchangeHandler::limits).
     pub fn from_partially_read(receiver: R, buffered: Vec<u8>) -> Self {
         ExchangeHandler {
             receiver,

@@ -599,6 +599,8 @@ impl<S: Sender> ExchangeSender<S> {
     /// [`MsgDataProcessor`](crate::MsgDataProcessor) by default, reads the
     /// lines back as one string: `["ran x", "done"]` arrives as
     /// `"ran xdone"` unless it [keeps line ends](crate::MsgDataProcessor::keep_line_ends).
+    /// No lines at all send the empty text (a lone `ALL_END`), as
+    /// `send_text("")` does.
     ///
     /// # Errors
     /// [`Error::InvalidText`] if a line holds `LINE_END` or `ALL_END`, or the
