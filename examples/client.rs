@@ -1,5 +1,5 @@
 //! A client on [`Connection`]: one connection, a text command and a file
-//! upload, each followed by the server's reply. Run `examples/server.rs`
+//! upload, each a request with its reply (`request`, `request_binary_file`). Run `examples/server.rs`
 //! first.
 //!
 //! ```text
@@ -8,18 +8,24 @@
 
 use std::net::TcpStream;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use nvflare_hci::{Connection, ErrorChain};
 
 fn run(addr: &str, file: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let mut conn = Connection::new(TcpStream::connect(addr)?);
+    let stream = TcpStream::connect(addr)?;
+    // A reply later than this ends the connection: `request` never takes a
+    // late reply for the next one's.
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut conn = Connection::new(stream);
 
-    conn.send_text(r#"{"cmd":"check_status"}"#)?;
-    println!("{}", conn.receive()?.as_text().unwrap_or_default());
+    let reply = conn.request(r#"{"cmd":"check_status"}"#)?;
+    println!("{}", reply.as_text().unwrap_or_default());
 
-    let sent = conn.send_binary_file(file, r#"{"cmd":"submit_job"}"#)?;
-    println!("sent {sent} bytes");
-    println!("{}", conn.receive()?.as_text().unwrap_or_default());
+    // What was sent, with its CRC-32, to compare with the server's reply.
+    let (sent, reply) = conn.request_binary_file(file, r#"{"cmd":"submit_job"}"#)?;
+    println!("sent {} bytes, crc32 {}", sent.size, sent.crc32);
+    println!("{}", reply.as_text().unwrap_or_default());
     Ok(())
 }
 

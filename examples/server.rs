@@ -24,6 +24,11 @@ fn serve(stream: TcpStream) -> Result<()> {
             ),
             // The client hung up between exchanges: nothing was cut short.
             Err(e) if e.is_clean_close() => return Ok(()),
+            // Read whole (a checksum mismatch, text that is not UTF-8):
+            // refuse this one and go on.
+            Err(e) if conn.can_receive() => {
+                format!(r#"{{"status":"error","error":{:?}}}"#, e.to_string())
+            }
             Err(e) => return Err(e),
         };
         conn.send_lines([reply])?;

@@ -74,7 +74,7 @@ impl BodyFile {
     }
 
     /// Keeps the file where it is, as Python's `receive_all` leaves it:
-    /// it will no longer be deleted.
+    /// it will no longer be deleted. On Unix its mode is `0600`.
     ///
     /// # Errors
     /// [`BodyPersistError`], which gives the `BodyFile` back.
@@ -93,6 +93,10 @@ impl BodyFile {
     /// part. `path` must be on the same filesystem as the temporary file; spool
     /// bodies into that filesystem with [`MsgDataProcessor::in_dir`](crate::MsgDataProcessor::in_dir).
     ///
+    /// The file keeps the temporary file's permissions: on Unix, mode
+    /// `0600` (read and write for the owner only), whatever the umask. To
+    /// give it others, use [`persist_with_permissions`](BodyFile::persist_with_permissions).
+    ///
     /// # Errors
     /// [`BodyPersistError`] (e.g. a cross-device rename), which gives the
     /// `BodyFile` back so nothing is lost.
@@ -104,6 +108,42 @@ impl BodyFile {
         } = self;
         file.persist(path)
             .map_err(|e| BodyPersistError::give_back(e, len, checksum))
+    }
+
+    /// Moves the body to `path` as [`persist`](BodyFile::persist) does,
+    /// with `permissions` set on the file before it takes its place, so it
+    /// never appears there with other ones.
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use std::os::unix::fs::PermissionsExt;
+    /// use nvflare_hci::{Connection, Exchange};
+    /// let mut wire = Vec::new();
+    /// nvflare_hci::send_binary_data(&mut wire, &b"job bytes"[..], "upload")?;
+    /// let dir = tempfile::tempdir()?;
+    /// let mut conn = Connection::from_halves(&wire[..], Vec::new());
+    /// let mut spool = nvflare_hci::MsgDataProcessor::in_dir(dir.path());
+    /// if let Exchange::Binary { body, .. } = conn.receive_and_parse(&mut spool)? {
+    ///     let dest = dir.path().join("job.zip");
+    ///     body.persist_with_permissions(&dest, std::fs::Permissions::from_mode(0o644))?;
+    ///     assert_eq!(std::fs::metadata(&dest)?.permissions().mode() & 0o777, 0o644);
+    /// }
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`BodyPersistError`], when the permissions cannot be set or the
+    /// rename fails; it gives the `BodyFile` back.
+    pub fn persist_with_permissions<P: AsRef<Path>>(
+        self,
+        path: P,
+        permissions: std::fs::Permissions,
+    ) -> Result<File, BodyPersistError> {
+        if let Err(error) = self.as_file().set_permissions(permissions) {
+            return Err(BodyPersistError { error, body: self });
+        }
+        self.persist(path)
     }
 }
 

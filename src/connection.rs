@@ -6,11 +6,11 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 
 use crate::decoder::Limits;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::processor::{DataProcessor, Exchange, MsgDataProcessor};
 use crate::progress::Progress;
 use crate::receive::{Inbound, Receiver};
-use crate::send::{DataGenerator, Outbound, Sender};
+use crate::send::{DataGenerator, Outbound, Sender, Sent};
 
 /// A stream that carries exchanges both ways: a `TcpStream`, a
 /// `&TcpStream`, a TLS stream, or, in tests, a [`Duplex`] of separate read
@@ -108,6 +108,23 @@ impl<S: Receiver + Sender> Connection<S> {
     /// A connection over `stream` that starts with `buffered`, bytes already
     /// read from it (e.g. from [`into_parts`](Connection::into_parts) or
     /// [`ExchangeHandler::into_parts`](crate::ExchangeHandler::into_parts)).
+    ///
+    /// Only the bytes carry over, not the settings: like
+    /// [`new`](Connection::new), it starts with the default [`Limits`]
+    /// (bodies up to 64 GiB), block sizes and no progress callback. Set
+    /// them again, from the old connection's if it had others:
+    ///
+    /// ```
+    /// use nvflare_hci::{Connection, Limits};
+    /// let old = Connection::from_halves(&b"a\x04b\x04"[..], Vec::new())
+    ///     .limits(Limits::default().with_max_body_size(1 << 20));
+    /// let limits = old.get_limits();
+    /// let (stream, buffered) = old.into_parts();
+    /// let again = Connection::from_partially_read(stream, buffered);
+    /// assert_eq!(again.get_limits(), Limits::default()); // not carried over
+    /// let again = again.limits(limits);
+    /// assert_eq!(again.get_limits().max_body_size, 1 << 20);
+    /// ```
     pub fn from_partially_read(stream: S, buffered: Vec<u8>) -> Self {
         Connection {
             stream,
@@ -178,6 +195,102 @@ impl<S: Receiver + Sender> Connection<S> {
             .receive_and_parse(&mut self.stream, processor, Some(&mut progress))
     }
 
+    /// Sends `text` as a request and receives its reply, as one step: the
+    /// client's call. Unlike [`send_text`](Connection::send_text) then
+    /// [`receive`](Connection::receive), a read timeout while waiting for
+    /// the reply is [`Error::ReplyTimedOut`](crate::Error::ReplyTimedOut),
+    /// not [`Error::Idle`](crate::Error::Idle), and leaves receiving out of
+    /// step: a reply that comes late can never be taken for the reply to the
+    /// next request. Once receiving is out of step, a request is refused
+    /// with [`Error::OutOfStep`](crate::Error::OutOfStep) before anything
+    /// is sent.
+    ///
+    /// ```
+    /// use nvflare_hci::Connection;
+    /// let mut conn = Connection::from_halves(&b"2 jobs\x04"[..], Vec::new());
+    /// assert_eq!(conn.request("list_jobs")?.as_text(), Some("2 jobs"));
+    /// assert_eq!(conn.get_ref().writer(), b"list_jobs\x04");
+    /// # Ok::<(), nvflare_hci::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`send_text`](Connection::send_text), then as
+    /// [`receive`](Connection::receive), with
+    /// [`Error::ReplyTimedOut`](crate::Error::ReplyTimedOut) for `Idle`.
+    pub fn request(&mut self, text: &str) -> Result<Exchange> {
+        self.check_reply()?;
+        self.send_text(text)?;
+        self.reply(&mut MsgDataProcessor::new())
+    }
+
+    /// Sends a text request and feeds its reply to `processor`, as
+    /// [`request`](Connection::request) does.
+    ///
+    /// # Errors
+    /// As [`request`](Connection::request), and the processor's.
+    pub fn request_and_parse<P: DataProcessor + ?Sized>(
+        &mut self,
+        text: &str,
+        processor: &mut P,
+    ) -> Result<P::Output> {
+        self.check_reply()?;
+        self.send_text(text)?;
+        self.reply(processor)
+    }
+
+    /// Sends a binary request, as [`send_binary_data`](Connection::send_binary_data),
+    /// and receives its reply, as [`request`](Connection::request) does.
+    /// Returns what was sent (to compare its CRC-32 with the reply's) and
+    /// the reply.
+    ///
+    /// # Errors
+    /// As [`send_binary_data`](Connection::send_binary_data), then as
+    /// [`request`](Connection::request).
+    pub fn request_binary_data<G: DataGenerator>(
+        &mut self,
+        generator: G,
+        meta: &str,
+    ) -> Result<(Sent, Exchange)> {
+        self.check_reply()?;
+        let sent = self.send_binary_data(generator, meta)?;
+        Ok((sent, self.reply(&mut MsgDataProcessor::new())?))
+    }
+
+    /// Sends the file at `path` as a binary request, as
+    /// [`send_binary_file`](Connection::send_binary_file), and receives its
+    /// reply, as [`request`](Connection::request) does.
+    ///
+    /// # Errors
+    /// As [`send_binary_file`](Connection::send_binary_file), then as
+    /// [`request`](Connection::request).
+    pub fn request_binary_file<P: AsRef<Path>>(
+        &mut self,
+        path: P,
+        meta: &str,
+    ) -> Result<(Sent, Exchange)> {
+        self.check_reply()?;
+        let sent = self.send_binary_file(path, meta)?;
+        Ok((sent, self.reply(&mut MsgDataProcessor::new())?))
+    }
+
+    /// Before a request: a request whose reply cannot be received is not sent.
+    fn check_reply(&self) -> Result<()> {
+        self.inbound.refusal().map_or(Ok(()), Err)
+    }
+
+    /// Receives the reply to a request just sent: an idle timeout here is
+    /// inside the request/reply pair, so it stops receiving.
+    fn reply<P: DataProcessor + ?Sized>(&mut self, processor: &mut P) -> Result<P::Output> {
+        match self.receive_and_parse(processor) {
+            Err(Error::Idle(e)) => {
+                let e = Error::ReplyTimedOut(e);
+                self.inbound.stop(&e);
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
     /// Sends `text` followed by `ALL_END` as a text exchange, in one write
     /// when it fits in a block.
     ///
@@ -192,6 +305,16 @@ impl<S: Receiver + Sender> Connection<S> {
     /// `LINE_END`s (Python's, and [`receive`](Connection::receive)) reads
     /// them back as one string: `["ran x", "done"]` arrives as `"ran xdone"`
     /// unless it [keeps line ends](crate::MsgDataProcessor::keep_line_ends).
+    /// No lines at all send the empty text (a lone `ALL_END`), as
+    /// `send_text("")` does.
+    ///
+    /// ```
+    /// use nvflare_hci::Connection;
+    /// let mut conn = Connection::from_halves(&b""[..], Vec::new());
+    /// conn.send_lines(Vec::<String>::new())?;
+    /// assert_eq!(conn.get_ref().writer(), b"\x04");
+    /// # Ok::<(), nvflare_hci::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`ExchangeSender::send_lines`](crate::ExchangeSender::send_lines).
@@ -204,11 +327,11 @@ impl<S: Receiver + Sender> Connection<S> {
     }
 
     /// Sends a binary exchange: `meta` (empty for none) and exactly the
-    /// bytes `generator` declares. Returns the body size.
+    /// bytes `generator` declares. Returns the body's size and CRC-32 ([`Sent`](crate::Sent)).
     ///
     /// # Errors
     /// As [`ExchangeSender::send_binary_data`](crate::ExchangeSender::send_binary_data).
-    pub fn send_binary_data<G: DataGenerator>(&mut self, generator: G, meta: &str) -> Result<u64> {
+    pub fn send_binary_data<G: DataGenerator>(&mut self, generator: G, meta: &str) -> Result<Sent> {
         self.outbound
             .send_binary_data(&mut self.stream, generator, meta, None)
     }
@@ -225,7 +348,7 @@ impl<S: Receiver + Sender> Connection<S> {
         generator: G,
         meta: &str,
         mut progress: F,
-    ) -> Result<u64>
+    ) -> Result<Sent>
     where
         G: DataGenerator,
         F: FnMut(Progress),
@@ -235,11 +358,11 @@ impl<S: Receiver + Sender> Connection<S> {
     }
 
     /// Sends the file at `path` as the body of a binary exchange; the file
-    /// is closed on every path out. Returns the body size.
+    /// is closed on every path out. Returns the body's size and CRC-32 ([`Sent`](crate::Sent)).
     ///
     /// # Errors
     /// As [`ExchangeSender::send_binary_file`](crate::ExchangeSender::send_binary_file).
-    pub fn send_binary_file<P: AsRef<Path>>(&mut self, path: P, meta: &str) -> Result<u64> {
+    pub fn send_binary_file<P: AsRef<Path>>(&mut self, path: P, meta: &str) -> Result<Sent> {
         self.outbound
             .send_binary_file(&mut self.stream, path.as_ref(), meta, None)
     }
@@ -254,7 +377,7 @@ impl<S: Receiver + Sender> Connection<S> {
         path: P,
         meta: &str,
         mut progress: F,
-    ) -> Result<u64>
+    ) -> Result<Sent>
     where
         P: AsRef<Path>,
         F: FnMut(Progress),
@@ -401,7 +524,9 @@ impl<S> Connection<S> {
     }
 
     /// The stream, and the bytes read ahead from it, which come before
-    /// anything still in the stream.
+    /// anything still in the stream. The settings (limits, block sizes,
+    /// progress) stay behind: [`from_partially_read`](Connection::from_partially_read)
+    /// starts with the defaults.
     pub fn into_parts(self) -> (S, Vec<u8>) {
         (self.stream, self.inbound.into_buffered())
     }

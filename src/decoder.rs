@@ -443,6 +443,15 @@ impl Decoder {
         }
     }
 
+    /// Where the decoder is: the section under way and how many of its
+    /// bytes arrived (for an error that stops it there).
+    pub(crate) fn position(&self) -> (Section, u64) {
+        match self.eof() {
+            Err(Error::UnexpectedEof { section, got, .. }) => (section, got),
+            _ => (Section::Marker, 0),
+        }
+    }
+
     /// The error for an input that ended now: `Ok` only if the exchange is
     /// complete.
     ///

@@ -110,7 +110,11 @@ pub enum Error {
     /// `expected` and `got` count the bytes of `section`. For
     /// [`Section::Text`], whose length is not announced, `expected` is a
     /// lower bound: the bytes received plus the missing `ALL_END`.
-    #[error("unexpected end of stream in {section}: expected {expected} bytes, got {got}")]
+    ///
+    /// Before the first byte of an exchange (`section` [`Section::Marker`],
+    /// `got` 0) it is a clean close ([`is_clean_close`](Error::is_clean_close)),
+    /// and says so.
+    #[error("{}", eof_message(*.section, *.expected, *.got))]
     UnexpectedEof {
         /// The section that was cut short.
         section: Section,
@@ -161,11 +165,15 @@ pub enum Error {
 
     /// A size over one of the configured [`Limits`](crate::Limits), caught
     /// before anything was allocated or written for it.
-    #[error("{what} {size} exceeds the limit of {max}")]
+    ///
+    /// For [`Limit::TextSize`], whose size is not announced, `size` is what
+    /// was read of the text without finding its end: the text is at least
+    /// that long.
+    #[error("{}", limit_message(*.what, *.size, *.max))]
     LimitExceeded {
         /// Which limit.
         what: Limit,
-        /// The size announced or reached.
+        /// The size announced (meta, body) or the bytes read (text).
         size: u64,
         /// The configured maximum.
         max: u64,
@@ -199,17 +207,41 @@ pub enum Error {
     Persist(Box<BodyPersistError>),
 
     /// Reading from the receiver or writing to the sender failed: the
-    /// exchange stream itself. A read timeout in the middle of an exchange
-    /// is one ([`is_timeout`](Error::is_timeout)); one before its first byte
-    /// is [`Error::Idle`].
+    /// exchange stream itself. A write timeout is one
+    /// ([`is_timeout`](Error::is_timeout)); a read timeout is
+    /// [`Error::TimedOut`] inside an exchange and [`Error::Idle`] before it.
     #[error("I/O error on the exchange stream")]
     Io(#[source] io::Error),
+
+    /// A read timed out (`WouldBlock` or `TimedOut`, depending on the
+    /// platform) inside an exchange: `got` bytes of `section` had arrived.
+    /// The rest of the exchange is unread, so receiving is out of step
+    /// (see [`Error::OutOfStep`]). Before the first byte of an exchange, a
+    /// timeout is [`Error::Idle`] instead.
+    #[error("the read timed out inside an exchange, in the {section} after {got} bytes of it")]
+    TimedOut {
+        /// The section under way.
+        section: Section,
+        /// How many bytes of it had arrived.
+        got: u64,
+        /// The read's error.
+        #[source]
+        source: io::Error,
+    },
 
     /// The read timed out (`WouldBlock` or `TimedOut`, depending on the
     /// platform) before the first byte of an exchange: the peer is idle.
     /// Nothing was consumed; the next call waits for the exchange again.
     #[error("no exchange began before the read timed out")]
     Idle(#[source] io::Error),
+
+    /// A read timed out while waiting for the reply to a request
+    /// ([`Connection::request`](crate::Connection::request) and its
+    /// siblings). Unlike [`Error::Idle`], this leaves receiving out of
+    /// step: the reply may still come, and would then be read as the reply
+    /// to the next request. Drop the connection.
+    #[error("no reply came before the read timed out: a late reply would answer the next request, so receiving stops here")]
+    ReplyTimedOut(#[source] io::Error),
 
     /// An earlier error stopped an exchange in the middle, so the stream is
     /// no longer at the start of an exchange: this direction refuses every
@@ -245,14 +277,35 @@ impl Error {
     }
 
     /// True when a read or write timed out, in or between exchanges
-    /// ([`Error::Idle`], or [`Error::Io`] of kind `WouldBlock` or
+    /// ([`Error::Idle`], [`Error::TimedOut`], [`Error::ReplyTimedOut`], or [`Error::Io`] of kind `WouldBlock` or
     /// `TimedOut`: which one depends on the platform).
     pub fn is_timeout(&self) -> bool {
         match self {
-            Error::Idle(_) => true,
+            Error::Idle(_) | Error::TimedOut { .. } | Error::ReplyTimedOut(_) => true,
             Error::Io(e) => is_timeout_kind(e.kind()),
             _ => false,
         }
+    }
+}
+
+/// [`Error::UnexpectedEof`] in words: a clean close says what it is.
+fn eof_message(section: Section, expected: u64, got: u64) -> String {
+    if section == Section::Marker && got == 0 {
+        "the peer closed the connection between exchanges (end of stream before an exchange began)"
+            .to_string()
+    } else {
+        format!("unexpected end of stream in {section}: expected {expected} bytes, got {got}")
+    }
+}
+
+/// [`Error::LimitExceeded`] in words: a text's size is not announced, so
+/// what it says is how much was read.
+fn limit_message(what: Limit, size: u64, max: u64) -> String {
+    match what {
+        Limit::TextSize => format!(
+            "text exceeds the limit of {max} bytes: {size} bytes read without finding its end (it is at least that long)"
+        ),
+        _ => format!("{what} {size} exceeds the limit of {max}"),
     }
 }
 
@@ -279,7 +332,7 @@ pub(crate) fn is_timeout_kind(kind: io::ErrorKind) -> bool {
 /// );
 /// ```
 #[derive(Debug, Clone, Copy)]
-pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'a));
 
 impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -54,9 +54,11 @@
 //! ```no_run
 //! use nvflare_hci::Connection;
 //! let mut conn = Connection::new(std::net::TcpStream::connect("127.0.0.1:8003")?);
-//! conn.send_text(r#"{"cmd":"list_jobs"}"#)?;
-//! let reply = conn.receive()?;
-//! conn.send_binary_file("job.zip", r#"{"cmd":"submit_job"}"#)?;
+//! conn.get_mut().set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+//! // A client's request and its reply, as one step.
+//! let reply = conn.request(r#"{"cmd":"list_jobs"}"#)?;
+//! let (sent, reply) = conn.request_binary_file("job.zip", r#"{"cmd":"submit_job"}"#)?;
+//! println!("sent {} bytes, crc32 {:08x}", sent.size, sent.crc32);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -65,7 +67,11 @@
 //! close, [`Error::Idle`] for a read timeout before an exchange began, a
 //! checksum mismatch once the exchange was read whole) leaves it usable; an
 //! error inside an exchange leaves that direction [`Error::OutOfStep`] for
-//! good (see [`Connection`], "After an error").
+//! good (see [`Connection`], "After an error"). A client waiting for a
+//! reply is inside a request/reply pair even between exchanges:
+//! [`Connection::request`] makes a timeout there
+//! [`Error::ReplyTimedOut`] and stops receiving, so that a late reply never
+//! answers the next request. A server's loop, below, keeps [`Error::Idle`].
 //!
 //! ```no_run
 //! use nvflare_hci::{Connection, Error, ErrorChain};
@@ -180,7 +186,7 @@ pub use progress::Progress;
 pub use receive::{receive_all, ExchangeHandler, Receiver};
 pub use send::{
     send_binary_data, send_binary_file, send_lines, send_text, DataGenerator, ExchangeSender,
-    GenerateDataFromFile, GenerateDataFromReader, Sender,
+    GenerateDataFromFile, GenerateDataFromReader, Sender, Sent,
 };
 pub use wire::ContentType;
 #[doc(no_inline)]

@@ -28,6 +28,54 @@ use crate::wire::{find_byte, ContentType, LINE_END};
 /// one refuses text that is not UTF-8, with [`Error::InvalidUtf8`]). Its own
 /// I/O failures go in [`Error::Processor`], so that they are never taken for
 /// a failure of the stream ([`Error::Io`]).
+///
+/// # Refusing one exchange and keeping the connection
+///
+/// Where a processor fails decides what is left of the stream. An error
+/// from `start` or `process` stops the exchange in the middle, the rest of
+/// it unread, so receiving is [out of step](crate::Connection#after-an-error)
+/// afterwards: even for text, whose `ALL_END` was not read yet. To refuse
+/// one exchange (an upload this user may not make, say) and go on, let it
+/// be read whole, taking its bytes and dropping them, and return the error
+/// from `finalize`: the stream is then at the next exchange, and the
+/// connection stays usable.
+///
+/// ```
+/// use nvflare_hci::{Connection, ContentType, DataProcessor, End, Error, Exchange,
+///     MemoryProcessor, Result, Start};
+///
+/// /// Takes text; reads a binary exchange whole, then refuses it.
+/// struct TextOnly { inner: MemoryProcessor, binary: bool }
+///
+/// impl DataProcessor for TextOnly {
+///     type Output = Exchange<Vec<u8>>;
+///     fn start(&mut self, start: &Start<'_>) -> Result<()> {
+///         self.binary = start.content_type() == ContentType::Binary;
+///         if self.binary { Ok(()) } else { self.inner.start(start) }
+///     }
+///     fn process(&mut self, data: &[u8], ct: ContentType) -> Result<()> {
+///         if self.binary { Ok(()) } else { self.inner.process(data, ct) }
+///     }
+///     fn finalize(&mut self, end: &End) -> Result<Self::Output> {
+///         if self.binary {
+///             let refusal = std::io::Error::other("uploads are refused here");
+///             return Err(Error::Processor(refusal));
+///         }
+///         self.inner.finalize(end)
+///     }
+///     fn abort(&mut self) { self.inner.abort() }
+/// }
+///
+/// let mut wire = Vec::new();
+/// nvflare_hci::send_binary_data(&mut wire, &[7u8; 100_000][..], "upload")?;
+/// nvflare_hci::send_text(&mut wire, "list_jobs")?;
+/// let mut conn = Connection::from_halves(&wire[..], Vec::new());
+/// let mut p = TextOnly { inner: MemoryProcessor::new(), binary: false };
+/// assert!(matches!(conn.receive_and_parse(&mut p), Err(Error::Processor(_))));
+/// assert!(conn.is_usable());
+/// assert_eq!(conn.receive_and_parse(&mut p)?.as_text(), Some("list_jobs"));
+/// # Ok::<(), nvflare_hci::Error>(())
+/// ```
 pub trait DataProcessor {
     /// What a finished exchange yields.
     type Output;
@@ -36,7 +84,11 @@ pub trait DataProcessor {
     ///
     /// # Errors
     /// Any; the exchange fails with it (typically [`Error::Processor`]) and
-    /// [`abort`](DataProcessor::abort) is called.
+    /// [`abort`](DataProcessor::abort) is called. The rest of the exchange
+    /// is left unread, so receiving is out of step afterwards, for text as
+    /// for binary: to refuse one exchange and keep the connection, fail in
+    /// [`finalize`](DataProcessor::finalize) instead (see
+    /// [above](DataProcessor#refusing-one-exchange-and-keeping-the-connection)).
     fn start(&mut self, start: &Start<'_>) -> Result<()>;
 
     /// Called with each piece of content: body bytes, or text bytes (with any
@@ -45,7 +97,7 @@ pub trait DataProcessor {
     ///
     /// # Errors
     /// Any; the exchange fails with it and [`abort`](DataProcessor::abort)
-    /// is called.
+    /// is called. As for `start`, receiving is out of step afterwards.
     fn process(&mut self, data: &[u8], content_type: ContentType) -> Result<()>;
 
     /// Called once the exchange is complete (for binary, after its footer
@@ -53,7 +105,8 @@ pub trait DataProcessor {
     ///
     /// # Errors
     /// Any; the exchange fails with it, and [`abort`](DataProcessor::abort)
-    /// is called.
+    /// is called. The exchange was read whole, so the connection stays
+    /// usable: the place to refuse one exchange and go on.
     fn finalize(&mut self, end: &End) -> Result<Self::Output>;
 
     /// Called when the exchange failed at any point after

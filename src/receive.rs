@@ -125,6 +125,20 @@ impl Inbound {
         self.out_of_step.is_none() && !self.running
     }
 
+    /// The error every receive returns while out of step, if it is.
+    pub(crate) fn refusal(&self) -> Option<Error> {
+        self.out_of_step.as_ref().map(|earlier| Error::OutOfStep {
+            direction: Direction::Receive,
+            earlier: Arc::clone(earlier),
+        })
+    }
+
+    /// Puts receiving out of step for `e`, an error the caller makes of a
+    /// receive that left the stream at a boundary (a reply that timed out).
+    pub(crate) fn stop(&mut self, e: &Error) {
+        self.out_of_step = Some(ErrorChain(e).to_string().into());
+    }
+
     pub(crate) fn buffered(&self) -> &[u8] {
         &self.buf[self.pos..self.filled]
     }
@@ -221,6 +235,14 @@ impl Inbound {
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break 0,
                 Err(e) if is_timeout_kind(e.kind()) && self.decoder.is_at_start() => {
                     return Err(Error::Idle(e))
+                }
+                Err(e) if is_timeout_kind(e.kind()) => {
+                    let (section, got) = self.decoder.position();
+                    return Err(Error::TimedOut {
+                        section,
+                        got,
+                        source: e,
+                    });
                 }
                 Err(e) => return Err(Error::Io(e)),
             }
@@ -367,7 +389,9 @@ impl<R: Receiver> ExchangeHandler<R> {
 
     /// A handler that starts with `buffered`, bytes already read from
     /// `receiver` (e.g. the read-ahead of an earlier handler, from
-    /// [`into_parts`](ExchangeHandler::into_parts)).
+    /// [`into_parts`](ExchangeHandler::into_parts)). Only the bytes carry
+    /// over: it starts with the default [`Limits`] (bodies up to 64 GiB)
+    /// and block size; set them again with [`limits`](ExchangeHandler::limits).
     pub fn from_partially_read(receiver: R, buffered: Vec<u8>) -> Self {
         ExchangeHandler {
             receiver,

@@ -186,6 +186,31 @@ pub(crate) struct Outbound {
     running: bool,
 }
 
+/// What a binary send put on the wire: the body's size and the CRC-32
+/// written in its footer, to compare with what the peer says it received
+/// (a server replying with [`BodyFile::checksum`](crate::BodyFile::checksum),
+/// say).
+///
+/// ```
+/// use nvflare_hci::{Connection, Exchange};
+/// let mut wire = Vec::new();
+/// let sent = nvflare_hci::send_binary_data(&mut wire, &b"job bytes"[..], "upload")?;
+/// assert_eq!(sent.size, 9);
+/// let mut conn = Connection::from_halves(&wire[..], Vec::new());
+/// if let Exchange::Binary { body, .. } = conn.receive()? {
+///     assert_eq!(body.checksum(), sent.crc32);
+/// }
+/// # Ok::<(), nvflare_hci::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Sent {
+    /// The body's size in bytes, as announced in the header and sent.
+    pub size: u64,
+    /// zlib's CRC-32 of the body, as sent in the footer (0 for an empty body).
+    pub crc32: u32,
+}
+
 impl fmt::Debug for Outbound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Outbound")
@@ -233,7 +258,7 @@ impl Outbound {
         generator: G,
         meta: &str,
         mut progress: Scoped<'_>,
-    ) -> Result<u64> {
+    ) -> Result<Sent> {
         self.guarded(|this| this.binary(sender, generator, meta, &mut progress))
     }
 
@@ -243,7 +268,7 @@ impl Outbound {
         path: &Path,
         meta: &str,
         progress: Scoped<'_>,
-    ) -> Result<u64> {
+    ) -> Result<Sent> {
         self.check_in_step()?;
         let generator = GenerateDataFromFile::open(path).map_err(Error::BodySource)?;
         self.send_binary_data(sender, generator, meta, progress)
@@ -320,7 +345,7 @@ impl Outbound {
         mut generator: G,
         meta: &str,
         progress: &mut Scoped<'_>,
-    ) -> Result<u64> {
+    ) -> Result<Sent> {
         let declared = generator.data_size();
         let meta_size = u32::try_from(meta.len()).map_err(|_| Error::LimitExceeded {
             what: Limit::MetaSize,
@@ -368,9 +393,10 @@ impl Outbound {
                 generated: declared + 1,
             });
         }
-        self.put(sender, &Footer::for_checksum(crc.finalize()).encode())?;
+        let crc32 = crc.finalize();
+        self.put(sender, &Footer::for_checksum(crc32).encode())?;
         self.finish(sender)?;
-        Ok(sent)
+        Ok(Sent { size: sent, crc32 })
     }
 
     fn text<S: Sender + ?Sized>(
@@ -524,7 +550,7 @@ impl<S: Sender> ExchangeSender<S> {
     }
 
     /// Sends a binary exchange: `meta` (empty for none) and the body that
-    /// `generator` produces. Returns the body size.
+    /// `generator` produces. Returns the body's size and CRC-32 ([`Sent`](crate::Sent)).
     ///
     /// The generator must produce exactly its declared size. If it produces
     /// less, the exchange stops without a footer (and, when everything would
@@ -538,7 +564,7 @@ impl<S: Sender> ExchangeSender<S> {
     /// the peer inside the exchange: every later call then fails at once
     /// with [`Error::OutOfStep`] ([`is_usable`](ExchangeSender::is_usable)
     /// is false). An error before it leaves the sender usable.
-    pub fn send_binary_data<G: DataGenerator>(&mut self, generator: G, meta: &str) -> Result<u64> {
+    pub fn send_binary_data<G: DataGenerator>(&mut self, generator: G, meta: &str) -> Result<Sent> {
         self.outbound
             .send_binary_data(&mut self.sender, generator, meta, None)
     }
@@ -549,7 +575,7 @@ impl<S: Sender> ExchangeSender<S> {
     /// # Errors
     /// [`Error::BodySource`] when the file cannot be opened or read, and as
     /// [`send_binary_data`](ExchangeSender::send_binary_data).
-    pub fn send_binary_file<P: AsRef<Path>>(&mut self, path: P, meta: &str) -> Result<u64> {
+    pub fn send_binary_file<P: AsRef<Path>>(&mut self, path: P, meta: &str) -> Result<Sent> {
         self.outbound
             .send_binary_file(&mut self.sender, path.as_ref(), meta, None)
     }
@@ -573,6 +599,8 @@ impl<S: Sender> ExchangeSender<S> {
     /// [`MsgDataProcessor`](crate::MsgDataProcessor) by default, reads the
     /// lines back as one string: `["ran x", "done"]` arrives as
     /// `"ran xdone"` unless it [keeps line ends](crate::MsgDataProcessor::keep_line_ends).
+    /// No lines at all send the empty text (a lone `ALL_END`), as
+    /// `send_text("")` does.
     ///
     /// # Errors
     /// [`Error::InvalidText`] if a line holds `LINE_END` or `ALL_END`, or the
@@ -660,7 +688,7 @@ fn check_text(text: &[u8], first: bool, line: bool) -> Result<()> {
 }
 
 /// Sends a binary exchange with a default [`ExchangeSender`]: Python's
-/// `send_binary_data`. Returns the body size.
+/// `send_binary_data`. Returns the body's size and CRC-32 ([`Sent`](crate::Sent)).
 ///
 /// ```
 /// let mut wire = Vec::new();
@@ -676,16 +704,16 @@ pub fn send_binary_data<S: Sender, G: DataGenerator>(
     sender: S,
     generator: G,
     meta: &str,
-) -> Result<u64> {
+) -> Result<Sent> {
     ExchangeSender::new(sender).send_binary_data(generator, meta)
 }
 
 /// Sends a file as a binary exchange with a default [`ExchangeSender`]:
-/// Python's `send_binary_file`. Returns the body size.
+/// Python's `send_binary_file`. Returns the body's size and CRC-32 ([`Sent`](crate::Sent)).
 ///
 /// # Errors
 /// As [`ExchangeSender::send_binary_file`].
-pub fn send_binary_file<S: Sender, P: AsRef<Path>>(sender: S, path: P, meta: &str) -> Result<u64> {
+pub fn send_binary_file<S: Sender, P: AsRef<Path>>(sender: S, path: P, meta: &str) -> Result<Sent> {
     ExchangeSender::new(sender).send_binary_file(path, meta)
 }
 

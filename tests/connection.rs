@@ -41,7 +41,7 @@ fn echo_server(stream: TcpStream, requests: usize) -> thread::JoinHandle<()> {
                             &format!("echo {meta}"),
                         )
                         .unwrap();
-                    assert_eq!(sent, len);
+                    assert_eq!(sent.size, len);
                     Ok(())
                 }
             }

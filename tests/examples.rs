@@ -40,7 +40,10 @@ fn client_and_server() {
     assert_eq!(replies.len(), 3, "{stdout}");
     let echo: serde_json::Value = serde_json::from_str(replies[0]).unwrap();
     assert_eq!(echo["echo"], r#"{"cmd":"check_status"}"#);
-    assert_eq!(replies[1], "sent 300000 bytes");
+    assert_eq!(
+        replies[1],
+        format!("sent 300000 bytes, crc32 {}", crc32fast::hash(&body))
+    );
     let upload: serde_json::Value = serde_json::from_str(replies[2]).unwrap();
     assert_eq!(upload["size"], 300_000);
     assert_eq!(upload["crc32"], crc32fast::hash(&body));

@@ -11,7 +11,7 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use common::{binary_wire, entries, random_bytes, FaultyReader};
-use nvflare_hci::{Error, ExchangeHandler, MsgDataProcessor};
+use nvflare_hci::{Error, ExchangeHandler, MsgDataProcessor, Section};
 
 #[test]
 fn interrupted_is_retried_at_every_offset() {
@@ -24,6 +24,17 @@ fn interrupted_is_retried_at_every_offset() {
             .receive_all()
             .unwrap();
         assert_eq!(got.body().unwrap().len(), 3000, "at {at}");
+    }
+}
+
+/// The section a read stopped at offset `at` of a binary exchange with a
+/// 4-byte meta and a 3000-byte body is in, and how many of its bytes came.
+fn where_(at: u64) -> (Section, u64) {
+    match at {
+        1..=12 => (Section::Header, at - 1),
+        13..=16 => (Section::Meta, at - 13),
+        17..=3016 => (Section::Body, at - 17),
+        _ => (Section::Footer, at - 3017),
     }
 }
 
@@ -50,7 +61,22 @@ fn other_errors_end_the_exchange_with_their_cause() {
                 Error::Idle(e) if at == 0 && kind != ErrorKind::ConnectionReset => {
                     assert_eq!(e.kind(), kind)
                 }
-                Error::Io(e) if at > 0 || kind == ErrorKind::ConnectionReset => {
+                // Inside it, a timeout says where it stopped.
+                Error::TimedOut {
+                    section,
+                    got,
+                    source,
+                } if at > 0 && kind != ErrorKind::ConnectionReset => {
+                    assert_eq!(source.kind(), kind);
+                    assert_eq!((*section, *got), where_(at), "at {at}");
+                    assert_eq!(
+                        err.to_string(),
+                        format!(
+                            "the read timed out inside an exchange, in the {section} after {got} bytes of it"
+                        )
+                    );
+                }
+                Error::Io(e) if kind == ErrorKind::ConnectionReset => {
                     assert_eq!(e.kind(), kind)
                 }
                 other => panic!("{kind:?} at {at}: {other:?}"),
@@ -86,8 +112,18 @@ fn tcp_read_timeout_ends_the_exchange_and_leaves_nothing() {
     let err = ExchangeHandler::new(&sock)
         .receive_and_parse(&mut p)
         .unwrap_err();
+    // 50,000 bytes came: the marker, the header, a 1-byte meta, then
+    // 49,986 bytes of the body.
+    assert_eq!(
+        err.to_string(),
+        "the read timed out inside an exchange, in the body after 49986 bytes of it"
+    );
     match err {
-        Error::Io(e) => assert!(
+        Error::TimedOut {
+            section: Section::Body,
+            got: 49_986,
+            source: e,
+        } => assert!(
             matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
             "{e:?}"
         ),

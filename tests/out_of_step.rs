@@ -193,6 +193,44 @@ fn a_processor_refusing_at_the_start_puts_receiving_out_of_step() {
     }
 }
 
+/// A processor that takes every byte, then refuses the exchange at its end.
+struct RefuseAtTheEnd(u64);
+
+impl DataProcessor for RefuseAtTheEnd {
+    type Output = ();
+    fn start(&mut self, _: &Start<'_>) -> Result<(), Error> {
+        Ok(())
+    }
+    fn process(&mut self, data: &[u8], _: ContentType) -> Result<(), Error> {
+        self.0 += data.len() as u64;
+        Ok(())
+    }
+    fn finalize(&mut self, _: &End) -> Result<(), Error> {
+        Err(Error::Processor(io::Error::other("refused")))
+    }
+}
+
+#[test]
+fn a_processor_refusing_in_finalize_keeps_receiving_in_step() {
+    for first in [
+        &b"a command\x04"[..],
+        &binary_wire(b"m", &random_bytes(300_000, 9)),
+    ] {
+        let mut wire = first.to_vec();
+        wire.extend(NEXT);
+        let (mut conn, _peer) = after(&wire);
+        let mut refuse = RefuseAtTheEnd(0);
+        let err = conn.receive_and_parse(&mut refuse).unwrap_err();
+        assert_eq!(
+            chain(&err),
+            "processing the received exchange failed: refused"
+        );
+        assert!(refuse.0 == 9 || refuse.0 == 300_000, "{}", refuse.0);
+        assert!(conn.is_usable());
+        assert_eq!(conn.receive().unwrap().as_text(), Some("next"));
+    }
+}
+
 #[test]
 fn a_read_timeout_mid_body_puts_receiving_out_of_step() {
     let wire = binary_wire(b"m", &random_bytes(100_000, 3));
@@ -203,7 +241,7 @@ fn a_read_timeout_mid_body_puts_receiving_out_of_step() {
         .unwrap();
     let err = conn.receive().unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
-    assert!(matches!(err, Error::Io(_)), "{err:?}");
+    assert!(matches!(err, Error::TimedOut { .. }), "{err:?}");
     check_receive_refused(conn, peer, &chain(&err));
 }
 
@@ -520,5 +558,7 @@ fn a_receive_failure_still_lets_an_error_reply_out() {
     conn.send_text(&format!("error: {err}")).unwrap();
     drop(conn);
     let got = Connection::new(&mut peer).receive().unwrap();
-    assert!(matches!(got, Exchange::Text(t) if t.contains("exceeds the limit")));
+    assert!(
+        matches!(got, Exchange::Text(t) if t.contains("body size 18446744073709551615 exceeds the limit"))
+    );
 }

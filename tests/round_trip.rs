@@ -27,7 +27,11 @@ fn encoding_is_the_wire_format() {
             let body = random_bytes(size, size as u64);
             let mut wire = Vec::new();
             let sent = send_binary_data(&mut wire, &body[..], meta).unwrap();
-            assert_eq!(sent, size as u64);
+            assert_eq!(sent.size, size as u64);
+            // The CRC returned is the one in the footer: the last 4 bytes.
+            let footer_crc = u32::from_be_bytes(wire[wire.len() - 4..].try_into().unwrap());
+            assert_eq!(sent.crc32, footer_crc, "size {size}");
+            assert_eq!(sent.crc32, crc32fast::hash(&body), "size {size}");
             assert!(
                 wire == binary_wire(meta.as_bytes(), &body),
                 "size {size} meta {meta:?}"
@@ -79,7 +83,8 @@ fn file_round_trip_and_persist() {
     let body = random_bytes(300_000, 11);
     std::fs::write(&src, &body).unwrap();
     let mut wire = Vec::new();
-    assert_eq!(send_binary_file(&mut wire, &src, "job").unwrap(), 300_000);
+    let sent = send_binary_file(&mut wire, &src, "job").unwrap();
+    assert_eq!((sent.size, sent.crc32), (300_000, crc32fast::hash(&body)));
 
     let spool = dir.path().join("spool");
     std::fs::create_dir(&spool).unwrap();

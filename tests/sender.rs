@@ -232,3 +232,12 @@ fn text_that_cannot_be_sent_is_refused_before_sending() {
     ));
     assert!(w.data.is_empty());
 }
+
+#[test]
+fn no_lines_send_the_empty_text() {
+    let mut wire = Vec::new();
+    nvflare_hci::send_lines(&mut wire, Vec::<&str>::new()).unwrap();
+    assert_eq!(wire, b"\x04");
+    let mut conn = nvflare_hci::Connection::from_halves(&wire[..], Vec::new());
+    assert_eq!(conn.receive().unwrap().as_text(), Some(""));
+}

@@ -88,7 +88,7 @@ fn block_sizes_change_on_a_live_connection() {
     let sent = conn
         .send_binary_data(&random_bytes(100_000, 2)[..], "")
         .unwrap();
-    let total = 1 + 12 + sent as usize + 8;
+    let total = 1 + 12 + sent.size as usize + 8;
     assert_eq!(conn.get_ref().writer().writes, total.div_ceil(16 * 1024));
 }
 

@@ -133,3 +133,38 @@ fn a_persist_failed_through_question_mark_keeps_the_body() {
     assert_eq!(v, b"precious upload");
     assert!(body.path().exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn persist_keeps_0600_and_persist_with_permissions_sets_the_callers() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut wire = Vec::new();
+    nvflare_hci::send_binary_data(&mut wire, &b"job bytes"[..], "m").unwrap();
+    wire.extend_from_within(..);
+    let mut conn = nvflare_hci::Connection::from_halves(&wire[..], Vec::new());
+    let mut spool = MsgDataProcessor::in_dir(dir.path());
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+    let default = dir.path().join("default.zip");
+    let body = conn
+        .receive_and_parse(&mut spool)
+        .unwrap()
+        .into_binary()
+        .unwrap()
+        .1;
+    body.persist(&default).unwrap();
+    assert_eq!(mode(&default), 0o600);
+
+    let chosen = dir.path().join("chosen.zip");
+    let body = conn
+        .receive_and_parse(&mut spool)
+        .unwrap()
+        .into_binary()
+        .unwrap()
+        .1;
+    body.persist_with_permissions(&chosen, std::fs::Permissions::from_mode(0o640))
+        .unwrap();
+    assert_eq!(mode(&chosen), 0o640);
+    assert_eq!(std::fs::read(&chosen).unwrap(), b"job bytes");
+}

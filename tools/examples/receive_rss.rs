@@ -51,6 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sender = std::thread::spawn(move || -> Result<u64, nvflare_hci::Error> {
         let sock = TcpStream::connect(addr).map_err(nvflare_hci::Error::Io)?;
         nvflare_hci::send_binary_data(&sock, Pattern { size, left: size }, "{\"cmd\":\"big\"}")
+            .map(|s| s.size)
     });
     let (sock, _) = listener.accept()?;
     let spool = tempfile::tempdir()?;

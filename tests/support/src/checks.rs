@@ -230,7 +230,7 @@ pub fn check_round_trip(samples: &[Sample<'_>], block: usize, sizes: &[u8]) {
                 expected.push((ContentType::Text, String::new(), None, t.into_bytes()));
             }
             Sample::Binary(m, b) => {
-                assert_eq!(sender.send_binary_data(b, m).unwrap(), b.len() as u64);
+                assert_eq!(sender.send_binary_data(b, m).unwrap().size, b.len() as u64);
                 expected.push((
                     ContentType::Binary,
                     m.to_owned(),

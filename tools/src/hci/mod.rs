@@ -274,7 +274,9 @@ fn serve_command(conn: &mut ServerConn, config: &ServerConfig, command: &str) ->
         let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let meta = json!({"name": name, "size": size}).to_string();
         return match conn.send_binary_file(&path, &meta) {
-            Ok(sent) => json!({"request": "download", "status": "ok", "name": name, "size": sent}),
+            Ok(sent) => {
+                json!({"request": "download", "status": "ok", "name": name, "size": sent.size})
+            }
             Err(e) => {
                 json!({"request": "download", "status": "error", "name": name, "error": describe(&e)})
             }
