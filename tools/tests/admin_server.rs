@@ -734,9 +734,20 @@ fn the_store_survives_a_restart_and_signals_stop_the_server() {
         server.child.wait().unwrap();
     });
     assert_eq!(jobs_in_store(&poc).len(), 1);
-    let _server = Server::start(&poc, &[]);
+    let server = Server::start(&poc, &[]);
     assert!(common::entries(&poc.store().join(".tmp")).is_empty());
     assert_eq!(jobs_in_store(&poc).len(), 1);
+
+    // A job folder removed by hand while the server runs is gone from
+    // list_jobs at once.
+    let s = rust_session(&poc, "admin@nvidia.com", server.port()).unwrap();
+    let listed = |s: &nvflare_hci_tools::admin::session::Session| {
+        let r = s.command("list_jobs").unwrap();
+        r.json["meta"]["jobs"].as_array().map_or(0, Vec::len)
+    };
+    assert_eq!(listed(&s), 1);
+    std::fs::remove_dir_all(poc.store().join("jobs").join(&jobs_in_store(&poc)[0])).unwrap();
+    assert_eq!(listed(&s), 0);
 }
 
 /// Starts an upload of 100 MiB, sends 2 MiB, and runs `during` while the

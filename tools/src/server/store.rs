@@ -129,7 +129,10 @@ impl Store {
 
     /// Every job's summary, in no order.
     pub fn list(&self) -> Vec<Summary> {
-        self.summaries().values().cloned().collect()
+        let mut summaries = self.summaries();
+        // A job folder removed by hand is gone from the list at once.
+        summaries.retain(|id, _| self.job_dir(id).join("meta.json").is_file());
+        summaries.values().cloned().collect()
     }
 
     /// Where uploads are spooled: inside the store, so that they are renamed
