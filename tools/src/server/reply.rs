@@ -104,7 +104,8 @@ pub(super) fn not_authorized(user: &Person, right: &str) -> Reply {
     )
 }
 
-/// Sends `reply`; a file's folder is removed once it is sent, whatever happened.
+/// Sends `reply`; a file's folder is removed once the file is open,
+/// before it is sent, whatever happens.
 pub(super) fn send_reply<S: Read + Write>(
     conn: &mut Connection<S>,
     reply: &Reply,
@@ -117,11 +118,16 @@ pub(super) fn send_reply<S: Read + Write>(
                 .map_err(|e| nvflare_hci::ErrorChain(&e).to_string())
         }
         Reply::File(path, cleanup) => {
-            let sent = conn.send_binary_file(path, "");
+            // The file is opened first and its folder removed before a
+            // byte is sent: a transfer that ends is released before the
+            // client has its last file, whatever happens to the send.
+            let opened = nvflare_hci::GenerateDataFromFile::open(path);
             if let Some(dir) = cleanup {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            sent.map(|_| ())
+            let body = opened.map_err(|e| format!("{}: {e}", path.display()))?;
+            conn.send_binary_data(body, "")
+                .map(|_| ())
                 .map_err(|e| nvflare_hci::ErrorChain(&e).to_string())
         }
     }
